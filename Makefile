@@ -1,0 +1,53 @@
+# polyarb: every target sets itself up. A fresh machine needs Python 3.11, Node 20 and make.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TOOLS_STAMP := tools/node_modules/.installed
+PROTOS := $(wildcard proto/polyarb/v1/*.proto)
+
+.PHONY: all run test gen lint bench clean help venv tools
+
+help:
+	@echo "make run    - the whole pipeline on the local paper venue"
+	@echo "make test   - every test (creates .venv and installs everything first)"
+	@echo "make gen    - regenerate the stubs from proto/ (Python now, TypeScript with shell_client)"
+	@echo "make lint   - ruff + buf lint"
+	@echo "make bench  - benchmarks (writes bench/results/)"
+	@echo "make clean  - remove .venv, node_modules and caches"
+
+# The venv is rebuilt only when pyproject.toml changes, so a second `make test` starts at once.
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+$(TOOLS_STAMP): tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+venv: $(STAMP)
+tools: $(TOOLS_STAMP)
+
+# One target regenerates every generated file from proto/. Output is committed; a test checks drift.
+gen: $(STAMP)
+	$(PY) tools/codegen.py
+
+lint: $(STAMP) $(TOOLS_STAMP)
+	$(VENV)/bin/ruff check .
+	tools/node_modules/.bin/buf lint
+
+test: $(STAMP) $(TOOLS_STAMP)
+	$(PY) -m pytest
+
+run: $(STAMP)
+	$(PY) -m polyarb.run
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) tools/node_modules .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
