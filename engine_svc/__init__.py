@@ -1,0 +1,1 @@
+"""engine_svc: market structure, arbitrage evaluation, signal stream to the executor."""

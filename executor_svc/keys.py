@@ -1,0 +1,73 @@
+"""Loading the signing key and the CLOB API credentials from files, without ever exposing them.
+
+Every loaded secret is registered with the log redactor before anything else can print it.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import stat
+from dataclasses import dataclass, field
+
+from eth_account import Account
+
+from polyarb.runtime.logs import register_secret
+
+
+class KeyFileError(ValueError):
+    """A key or credentials file that cannot be used; the message never contains the secret."""
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    key: bytes = field(repr=False)
+    address: str  # checksummed public address: safe to show
+
+
+@dataclass(frozen=True)
+class ApiCredentials:
+    api_key: str
+    secret: str = field(repr=False)
+    passphrase: str = field(repr=False)
+
+
+def _check_private(path: pathlib.Path, strict: bool) -> None:
+    mode = path.stat().st_mode
+    if strict and mode & stat.S_IROTH:
+        raise KeyFileError(f"{path} is readable by others (mode {stat.filemode(mode)}); chmod 600 it")
+
+
+def load_signing_key(path: pathlib.Path, strict: bool) -> SigningKey:
+    """64 hex digits, with or without 0x, surrounding whitespace ignored (CONTRACT.md).
+
+    strict (live mode): refuse a file other users can read.
+    """
+    _check_private(path, strict)
+    text = path.read_text().strip()
+    register_secret(text)
+    digits = text[2:] if text.lower().startswith("0x") else text
+    if len(digits) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise KeyFileError(f"{path} does not hold a 64-hex-digit private key")
+    key = bytes.fromhex(digits)
+    return SigningKey(key=key, address=Account.from_key(key).address)
+
+
+def load_api_credentials(path: pathlib.Path, strict: bool) -> ApiCredentials:
+    """JSON {"apiKey": .., "secret": .., "passphrase": ..}."""
+    _check_private(path, strict)
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise KeyFileError(f"{path} is not JSON (line {exc.lineno})") from None
+    if not isinstance(raw, dict):
+        raise KeyFileError(f"{path} must hold a JSON object")
+    values = {}
+    for name in ("apiKey", "secret", "passphrase"):
+        value = raw.get(name)
+        if not isinstance(value, str) or not value:
+            raise KeyFileError(f"{path} lacks a non-empty string {name!r}")
+        values[name] = value
+    register_secret(values["secret"])
+    register_secret(values["passphrase"])
+    return ApiCredentials(values["apiKey"], values["secret"], values["passphrase"])
