@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from polyarb.v1 import common_pb2 as polyarb_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17polyarb/v1/engine.proto\x12\npolyarb.v1\x1a\x17polyarb/v1/common.proto\"\x9c\x01\n\x06Market\x12\x14\n\x0c\x63ondition_id\x18\x01 \x01(\t\x12\x14\n\x0cyes_token_id\x18\x02 \x01(\t\x12\x13\n\x0bno_token_id\x18\x03 \x01(\t\x12\x11\n\ttick_size\x18\x04 \x01(\x01\x12\x16\n\x0emin_order_size\x18\x05 \x01(\x01\x12\x10\n\x08neg_risk\x18\x06 \x01(\x08\x12\x14\n\x0c\x66\x65\x65_rate_bps\x18\x07 \x01(\x01\"\xa5\x01\n\x04Trio\x12\n\n\x02id\x18\x01 \x01(\t\x12!\n\x05lower\x18\x02 \x01(\x0b\x32\x12.polyarb.v1.Market\x12!\n\x05upper\x18\x03 \x01(\x0b\x32\x12.polyarb.v1.Market\x12!\n\x05range\x18\x04 \x01(\x0b\x32\x12.polyarb.v1.Market\x12\x13\n\x0blower_bound\x18\x05 \x01(\x01\x12\x13\n\x0bupper_bound\x18\x06 \x01(\x01\"=\n\nOutcomeSet\x12\n\n\x02id\x18\x01 \x01(\t\x12#\n\x07members\x18\x02 \x03(\x0b\x32\x12.polyarb.v1.Market\"i\n\x0fMarketStructure\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\x1f\n\x05trios\x18\x02 \x03(\x0b\x32\x10.polyarb.v1.Trio\x12$\n\x04sets\x18\x03 \x03(\x0b\x32\x16.polyarb.v1.OutcomeSet\"S\n\x1dUpdateMarketStructureResponse\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\x11\n\tinstances\x18\x02 \x01(\r\x12\x0e\n\x06tokens\x18\x03 \x01(\r\"\xea\x01\n\x0c\x45ngineConfig\x12\x16\n\x0emin_profit_abs\x18\x01 \x01(\x01\x12\x16\n\x0emin_profit_bps\x18\x02 \x01(\x01\x12\x18\n\x10min_expected_pnl\x18\x03 \x01(\x01\x12\x14\n\x0cmax_set_size\x18\x04 \x01(\x01\x12\x13\n\x0b\x63ooldown_ms\x18\x05 \x01(\r\x12\x0c\n\x04trio\x18\x06 \x01(\x08\x12\x17\n\x0f\x63omplement_trio\x18\x07 \x01(\x08\x12\x0e\n\x06\x62undle\x18\x08 \x01(\x08\x12\x10\n\x08unbundle\x18\t \x01(\x08\x12\x1c\n\x14in_flight_timeout_ms\x18\n \x01(\r\"\x18\n\x16GetEngineStatusRequest\"\xdc\x03\n\x0c\x45ngineStatus\x12\x19\n\x11structure_version\x18\x01 \x01(\x04\x12\x11\n\tinstances\x18\x02 \x01(\r\x12\x0e\n\x06tokens\x18\x03 \x01(\r\x12\x14\n\x0cstale_tokens\x18\x04 \x01(\r\x12(\n\x06\x63onfig\x18\x05 \x01(\x0b\x32\x18.polyarb.v1.EngineConfig\x12\x18\n\x10ingest_connected\x18\x06 \x01(\x08\x12\x1a\n\x12\x65xecutor_connected\x18\x07 \x01(\x08\x12%\n\x04info\x18\x08 \x01(\x0b\x32\x17.polyarb.v1.ServiceInfo\x12$\n\x05peers\x18\t \x03(\x0b\x32\x15.polyarb.v1.PeerState\x12L\n\x13signals_by_strategy\x18\n \x03(\x0b\x32/.polyarb.v1.EngineStatus.SignalsByStrategyEntry\x12\x1a\n\x12last_evaluation_ns\x18\x0b \x01(\x03\x12\x11\n\tin_flight\x18\x0c \x01(\r\x12\x14\n\x0cskipped_acks\x18\r \x01(\x04\x1a\x38\n\x16SignalsByStrategyEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x32\xf8\x01\n\x06\x45ngine\x12_\n\x15UpdateMarketStructure\x12\x1b.polyarb.v1.MarketStructure\x1a).polyarb.v1.UpdateMarketStructureResponse\x12\x42\n\x0cUpdateConfig\x12\x18.polyarb.v1.EngineConfig\x1a\x18.polyarb.v1.EngineConfig\x12I\n\tGetStatus\x12\".polyarb.v1.GetEngineStatusRequest\x1a\x18.polyarb.v1.EngineStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17polyarb/v1/engine.proto\x12\npolyarb.v1\x1a\x17polyarb/v1/common.proto\"\x9c\x01\n\x06Market\x12\x14\n\x0c\x63ondition_id\x18\x01 \x01(\t\x12\x14\n\x0cyes_token_id\x18\x02 \x01(\t\x12\x13\n\x0bno_token_id\x18\x03 \x01(\t\x12\x11\n\ttick_size\x18\x04 \x01(\x01\x12\x16\n\x0emin_order_size\x18\x05 \x01(\x01\x12\x10\n\x08neg_risk\x18\x06 \x01(\x08\x12\x14\n\x0c\x66\x65\x65_rate_bps\x18\x07 \x01(\x01\"\xa5\x01\n\x04Trio\x12\n\n\x02id\x18\x01 \x01(\t\x12!\n\x05lower\x18\x02 \x01(\x0b\x32\x12.polyarb.v1.Market\x12!\n\x05upper\x18\x03 \x01(\x0b\x32\x12.polyarb.v1.Market\x12!\n\x05range\x18\x04 \x01(\x0b\x32\x12.polyarb.v1.Market\x12\x13\n\x0blower_bound\x18\x05 \x01(\x01\x12\x13\n\x0bupper_bound\x18\x06 \x01(\x01\"Y\n\nOutcomeSet\x12\n\n\x02id\x18\x01 \x01(\t\x12#\n\x07members\x18\x02 \x03(\x0b\x32\x12.polyarb.v1.Market\x12\x1a\n\x12neg_risk_augmented\x18\x03 \x01(\x08\"i\n\x0fMarketStructure\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\x1f\n\x05trios\x18\x02 \x03(\x0b\x32\x10.polyarb.v1.Trio\x12$\n\x04sets\x18\x03 \x03(\x0b\x32\x16.polyarb.v1.OutcomeSet\"S\n\x1dUpdateMarketStructureResponse\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\x11\n\tinstances\x18\x02 \x01(\r\x12\x0e\n\x06tokens\x18\x03 \x01(\r\"\xea\x01\n\x0c\x45ngineConfig\x12\x16\n\x0emin_profit_abs\x18\x01 \x01(\x01\x12\x16\n\x0emin_profit_bps\x18\x02 \x01(\x01\x12\x18\n\x10min_expected_pnl\x18\x03 \x01(\x01\x12\x14\n\x0cmax_set_size\x18\x04 \x01(\x01\x12\x13\n\x0b\x63ooldown_ms\x18\x05 \x01(\r\x12\x0c\n\x04trio\x18\x06 \x01(\x08\x12\x17\n\x0f\x63omplement_trio\x18\x07 \x01(\x08\x12\x0e\n\x06\x62undle\x18\x08 \x01(\x08\x12\x10\n\x08unbundle\x18\t \x01(\x08\x12\x1c\n\x14in_flight_timeout_ms\x18\n \x01(\r\"\x18\n\x16GetEngineStatusRequest\"\xdc\x03\n\x0c\x45ngineStatus\x12\x19\n\x11structure_version\x18\x01 \x01(\x04\x12\x11\n\tinstances\x18\x02 \x01(\r\x12\x0e\n\x06tokens\x18\x03 \x01(\r\x12\x14\n\x0cstale_tokens\x18\x04 \x01(\r\x12(\n\x06\x63onfig\x18\x05 \x01(\x0b\x32\x18.polyarb.v1.EngineConfig\x12\x18\n\x10ingest_connected\x18\x06 \x01(\x08\x12\x1a\n\x12\x65xecutor_connected\x18\x07 \x01(\x08\x12%\n\x04info\x18\x08 \x01(\x0b\x32\x17.polyarb.v1.ServiceInfo\x12$\n\x05peers\x18\t \x03(\x0b\x32\x15.polyarb.v1.PeerState\x12L\n\x13signals_by_strategy\x18\n \x03(\x0b\x32/.polyarb.v1.EngineStatus.SignalsByStrategyEntry\x12\x1a\n\x12last_evaluation_ns\x18\x0b \x01(\x03\x12\x11\n\tin_flight\x18\x0c \x01(\r\x12\x14\n\x0cskipped_acks\x18\r \x01(\x04\x1a\x38\n\x16SignalsByStrategyEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x32\xf8\x01\n\x06\x45ngine\x12_\n\x15UpdateMarketStructure\x12\x1b.polyarb.v1.MarketStructure\x1a).polyarb.v1.UpdateMarketStructureResponse\x12\x42\n\x0cUpdateConfig\x12\x18.polyarb.v1.EngineConfig\x1a\x18.polyarb.v1.EngineConfig\x12I\n\tGetStatus\x12\".polyarb.v1.GetEngineStatusRequest\x1a\x18.polyarb.v1.EngineStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,19 +39,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRIO']._serialized_start=224
   _globals['_TRIO']._serialized_end=389
   _globals['_OUTCOMESET']._serialized_start=391
-  _globals['_OUTCOMESET']._serialized_end=452
-  _globals['_MARKETSTRUCTURE']._serialized_start=454
-  _globals['_MARKETSTRUCTURE']._serialized_end=559
-  _globals['_UPDATEMARKETSTRUCTURERESPONSE']._serialized_start=561
-  _globals['_UPDATEMARKETSTRUCTURERESPONSE']._serialized_end=644
-  _globals['_ENGINECONFIG']._serialized_start=647
-  _globals['_ENGINECONFIG']._serialized_end=881
-  _globals['_GETENGINESTATUSREQUEST']._serialized_start=883
-  _globals['_GETENGINESTATUSREQUEST']._serialized_end=907
-  _globals['_ENGINESTATUS']._serialized_start=910
-  _globals['_ENGINESTATUS']._serialized_end=1386
-  _globals['_ENGINESTATUS_SIGNALSBYSTRATEGYENTRY']._serialized_start=1330
-  _globals['_ENGINESTATUS_SIGNALSBYSTRATEGYENTRY']._serialized_end=1386
-  _globals['_ENGINE']._serialized_start=1389
-  _globals['_ENGINE']._serialized_end=1637
+  _globals['_OUTCOMESET']._serialized_end=480
+  _globals['_MARKETSTRUCTURE']._serialized_start=482
+  _globals['_MARKETSTRUCTURE']._serialized_end=587
+  _globals['_UPDATEMARKETSTRUCTURERESPONSE']._serialized_start=589
+  _globals['_UPDATEMARKETSTRUCTURERESPONSE']._serialized_end=672
+  _globals['_ENGINECONFIG']._serialized_start=675
+  _globals['_ENGINECONFIG']._serialized_end=909
+  _globals['_GETENGINESTATUSREQUEST']._serialized_start=911
+  _globals['_GETENGINESTATUSREQUEST']._serialized_end=935
+  _globals['_ENGINESTATUS']._serialized_start=938
+  _globals['_ENGINESTATUS']._serialized_end=1414
+  _globals['_ENGINESTATUS_SIGNALSBYSTRATEGYENTRY']._serialized_start=1358
+  _globals['_ENGINESTATUS_SIGNALSBYSTRATEGYENTRY']._serialized_end=1414
+  _globals['_ENGINE']._serialized_start=1417
+  _globals['_ENGINE']._serialized_end=1665
 # @@protoc_insertion_point(module_scope)

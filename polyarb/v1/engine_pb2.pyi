@@ -42,12 +42,14 @@ class Trio(_message.Message):
     def __init__(self, id: _Optional[str] = ..., lower: _Optional[_Union[Market, _Mapping]] = ..., upper: _Optional[_Union[Market, _Mapping]] = ..., range: _Optional[_Union[Market, _Mapping]] = ..., lower_bound: _Optional[float] = ..., upper_bound: _Optional[float] = ...) -> None: ...
 
 class OutcomeSet(_message.Message):
-    __slots__ = ("id", "members")
+    __slots__ = ("id", "members", "neg_risk_augmented")
     ID_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    NEG_RISK_AUGMENTED_FIELD_NUMBER: _ClassVar[int]
     id: str
     members: _containers.RepeatedCompositeFieldContainer[Market]
-    def __init__(self, id: _Optional[str] = ..., members: _Optional[_Iterable[_Union[Market, _Mapping]]] = ...) -> None: ...
+    neg_risk_augmented: bool
+    def __init__(self, id: _Optional[str] = ..., members: _Optional[_Iterable[_Union[Market, _Mapping]]] = ..., neg_risk_augmented: _Optional[bool] = ...) -> None: ...
 
 class MarketStructure(_message.Message):
     __slots__ = ("version", "trios", "sets")
