@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from eth_account import Account
 
+from executor_svc.clob_auth import ApiCreds, AuthError
 from polyarb.runtime.logs import register_secret
 
 
@@ -23,13 +24,6 @@ class KeyFileError(ValueError):
 class SigningKey:
     key: bytes = field(repr=False)
     address: str  # checksummed public address: safe to show
-
-
-@dataclass(frozen=True)
-class ApiCredentials:
-    api_key: str
-    secret: str = field(repr=False)
-    passphrase: str = field(repr=False)
 
 
 def _check_private(path: pathlib.Path, strict: bool) -> None:
@@ -53,7 +47,7 @@ def load_signing_key(path: pathlib.Path, strict: bool) -> SigningKey:
     return SigningKey(key=key, address=Account.from_key(key).address)
 
 
-def load_api_credentials(path: pathlib.Path, strict: bool) -> ApiCredentials:
+def load_api_credentials(path: pathlib.Path, strict: bool) -> ApiCreds:
     """JSON {"apiKey": .., "secret": .., "passphrase": ..}."""
     _check_private(path, strict)
     try:
@@ -62,12 +56,10 @@ def load_api_credentials(path: pathlib.Path, strict: bool) -> ApiCredentials:
         raise KeyFileError(f"{path} is not JSON (line {exc.lineno})") from None
     if not isinstance(raw, dict):
         raise KeyFileError(f"{path} must hold a JSON object")
-    values = {}
-    for name in ("apiKey", "secret", "passphrase"):
-        value = raw.get(name)
-        if not isinstance(value, str) or not value:
-            raise KeyFileError(f"{path} lacks a non-empty string {name!r}")
-        values[name] = value
-    register_secret(values["secret"])
-    register_secret(values["passphrase"])
-    return ApiCredentials(values["apiKey"], values["secret"], values["passphrase"])
+    for name in ("secret", "passphrase"):
+        if isinstance(raw.get(name), str):
+            register_secret(raw[name])
+    try:
+        return ApiCreds.from_mapping(raw)
+    except AuthError as exc:
+        raise KeyFileError(f"{path}: {exc}") from None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from executor_svc.keys import ApiCredentials, SigningKey
+from executor_svc.clob_auth import ApiCreds
+from executor_svc.keys import SigningKey
 from polyarb.runtime.server import Registration, ServiceApp, service_info
 from polyarb.v1 import common_pb2, executor_pb2, executor_pb2_grpc
 
@@ -15,7 +16,7 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
         args: argparse.Namespace,
         auth_required: bool,
         key: SigningKey | None,
-        creds: ApiCredentials | None,
+        creds: ApiCreds | None,
     ) -> None:
         self.args = args
         self.auth_required = auth_required
@@ -34,7 +35,7 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
 
 
 async def build_app(
-    args: argparse.Namespace, token: str | None, key: SigningKey | None, creds: ApiCredentials | None
+    args: argparse.Namespace, token: str | None, key: SigningKey | None, creds: ApiCreds | None
 ) -> ServiceApp:
     servicer = ExecutorServicer(args, bool(token), key, creds)
     return ServiceApp(

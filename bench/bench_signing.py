@@ -1,0 +1,182 @@
+"""µs per signed CLOB V2 order: our fast path vs py-clob-client-v2 vs plain eth-account; µs per L2 header.
+
+Same inputs for all three (64 orders over both sides, every tick, neg-risk on and off, salt and
+clock fixed), and before timing anything the three signatures of every input are checked equal.
+
+    .venv/bin/python -m bench.bench_signing [--quick]
+
+run(quick) returns {name: {"unit", "p50", "p99", "mean", "n"}}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import statistics
+import time
+import types
+from collections.abc import Callable
+from decimal import Decimal
+from unittest import mock
+
+from executor_svc.clob_auth import ApiCreds, l2_headers
+from executor_svc.orders import (
+    ROUNDING_CONFIG,
+    OrderSide,
+    build_order,
+    exchange_address,
+    order_body,
+    order_to_wire,
+)
+from executor_svc.signing import OrderSigner, reference_signature
+
+KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")  # public hardhat key
+CHAIN_ID = 137
+SALT = 479249096354
+TIMESTAMP_MS = 1713398400000
+SECRET = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+OWNER = "00000000-0000-0000-0000-000000000000"
+
+
+def _inputs(count: int = 64) -> list[dict]:
+    ticks = list(ROUNDING_CONFIG)
+    cases = []
+    for i in range(count):
+        tick = ticks[i % len(ticks)]
+        steps = round(1 / Decimal(tick))
+        cases.append(
+            {
+                "side": OrderSide(i % 2),
+                "tick": tick,
+                "price": float((1 + (i * 7919) % (steps - 1)) * Decimal(tick)),
+                "size": round(5 + i * 3.37, 2),
+                "neg_risk": bool(i // 2 % 2),
+                "token_id": str(10**70 + i * 104729),
+            }
+        )
+    return cases
+
+
+def _ours(signer: OrderSigner, case: dict):
+    order = build_order(
+        side=case["side"], token_id=case["token_id"], price=case["price"], size=case["size"],
+        tick_size=float(case["tick"]), maker=signer.address, signer=signer.address, signature_type=0,
+        salt=SALT, timestamp_ms=TIMESTAMP_MS,
+    )
+    return signer.sign(order, neg_risk=case["neg_risk"])
+
+
+def _pcc2_builder():
+    """A PCC2 OrderBuilder whose salt and clock are fixed (see tests/executor/test_signing.py)."""
+    from py_clob_client_v2.order_builder import builder as pcc_builder
+    from py_clob_client_v2.order_utils.exchange_order_builder_v2 import ExchangeOrderBuilderV2
+    from py_clob_client_v2.signer import Signer
+
+    fixed_clock = types.SimpleNamespace(time_ns=lambda: TIMESTAMP_MS * 1_000_000)
+    patches = (
+        mock.patch.object(pcc_builder, "time", fixed_clock),
+        mock.patch.object(
+            pcc_builder, "ExchangeOrderBuilderV2",
+            functools.partial(ExchangeOrderBuilderV2, generate_salt=lambda: str(SALT)),
+        ),
+    )
+    return pcc_builder.OrderBuilder(Signer("0x" + KEY.hex(), CHAIN_ID)), patches
+
+
+def _pcc2_sign(builder, case: dict):
+    from py_clob_client_v2.clob_types import CreateOrderOptions, OrderArgsV2
+
+    args = OrderArgsV2(
+        token_id=case["token_id"], price=case["price"], size=case["size"], side=case["side"].name
+    )
+    return builder.build_order(args, CreateOrderOptions(tick_size=case["tick"], neg_risk=case["neg_risk"]))
+
+
+def _time_us(fn: Callable[[dict], object], cases: list[dict], n: int, warmup: int) -> dict:
+    for i in range(warmup):
+        fn(cases[i % len(cases)])
+    samples = []
+    clock = time.perf_counter_ns
+    for i in range(n):
+        case = cases[i % len(cases)]
+        start = clock()
+        fn(case)
+        samples.append((clock() - start) / 1000)
+    samples.sort()
+    return {
+        "unit": "us",
+        "p50": samples[len(samples) // 2],
+        "p99": samples[min(len(samples) - 1, int(len(samples) * 0.99))],
+        "mean": statistics.fmean(samples),
+        "n": n,
+    }
+
+
+def run(quick: bool = False) -> dict:
+    fast_n, slow_n, warmup = (500, 100, 50) if quick else (20_000, 2_000, 500)
+    cases = _inputs()
+    signer = OrderSigner(KEY, CHAIN_ID)
+    pcc, patches = _pcc2_builder()
+    from py_clob_client_v2.clob_types import ApiCreds as PccApiCreds
+    from py_clob_client_v2.clob_types import RequestArgs
+    from py_clob_client_v2.headers.headers import create_level_2_headers
+
+    results = {}
+    with patches[0], patches[1]:
+        for case in cases:  # identical bytes first, or the timings mean nothing
+            ours = _ours(signer, case)
+            domain = signer.domain(case["neg_risk"])
+            theirs = _pcc2_sign(pcc, case)
+            assert exchange_address(CHAIN_ID, case["neg_risk"]) == domain.verifying_contract
+            assert ours.signature == theirs.signature == reference_signature(ours.order, domain, KEY), case
+            assert (ours.order.maker_amount, ours.order.taker_amount) == (
+                int(theirs.makerAmount), int(theirs.takerAmount)
+            ), case
+        prebuilt = {id(c): _ours(signer, c).order for c in cases}
+        results["sign_order.ours"] = _time_us(lambda c: _ours(signer, c), cases, fast_n, warmup)
+        results["sign_only.ours"] = _time_us(
+            lambda c: signer.sign(prebuilt[id(c)], neg_risk=c["neg_risk"]), cases, fast_n, warmup
+        )
+        results["sign_order.pcc2"] = _time_us(lambda c: _pcc2_sign(pcc, c), cases, slow_n, warmup // 5)
+        results["sign_only.eth_account"] = _time_us(
+            lambda c: reference_signature(prebuilt[id(c)], signer.domain(c["neg_risk"]), KEY),
+            cases, slow_n, warmup // 5,
+        )
+
+    signed = _ours(signer, cases[0])
+    body = order_body(order_to_wire(signed.order, signed.signature, OWNER, "FOK"))
+    creds = ApiCreds(OWNER, SECRET, "passphrase")
+    results["order_body.ours"] = _time_us(
+        lambda c: order_body(order_to_wire(signed.order, signed.signature, OWNER, "FOK")),
+        cases, fast_n, warmup,
+    )
+    results["l2_headers.ours"] = _time_us(
+        lambda c: l2_headers(creds, signer.address, 1786728000, "POST", "/order", body), cases, fast_n, warmup
+    )
+    pcc_creds = PccApiCreds(OWNER, SECRET, "passphrase")
+    request = RequestArgs(method="POST", request_path="/order", serialized_body=body.decode())
+    assert create_level_2_headers(pcc.signer, pcc_creds, request, timestamp=1786728000) == l2_headers(
+        creds, signer.address, 1786728000, "POST", "/order", body
+    )
+    results["l2_headers.pcc2"] = _time_us(
+        lambda c: create_level_2_headers(pcc.signer, pcc_creds, request, timestamp=1786728000),
+        cases, fast_n, warmup,
+    )
+    return results
+
+
+def _table(results: dict) -> str:
+    lines = [f"{'name':<24}{'p50 µs':>10}{'p99 µs':>10}{'mean µs':>10}{'n':>8}"]
+    for name, r in results.items():
+        lines.append(f"{name:<24}{r['p50']:>10.1f}{r['p99']:>10.1f}{r['mean']:>10.1f}{r['n']:>8}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few iterations (a smoke run)")
+    print(_table(run(quick=parser.parse_args().quick)))
+
+
+if __name__ == "__main__":
+    main()
