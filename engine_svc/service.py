@@ -1,32 +1,95 @@
-"""The Engine gRPC servicer: a thin shell over the structure, the evaluator and the peer clients."""
+"""The Engine gRPC servicer: a thin shell over the pipeline and the two peer links."""
 
 from __future__ import annotations
 
 import argparse
 
+import grpc
+
+from engine_svc import metrics
+from engine_svc.peers import ExecutorLink, IngestLink
+from engine_svc.pipeline import Pipeline
+from engine_svc.structure import StructureError
+from polyarb.runtime.config import ConfigError
+from polyarb.runtime.metrics import ErrorCounter
 from polyarb.runtime.server import Registration, ServiceApp, service_info
 from polyarb.v1 import common_pb2, engine_pb2, engine_pb2_grpc
 
+errors = ErrorCounter("engine")
+
 
 class EngineServicer(engine_pb2_grpc.EngineServicer):
-    def __init__(self, args: argparse.Namespace, auth_required: bool) -> None:
-        self.args = args
+    def __init__(self, pipeline: Pipeline, ingest: IngestLink, executor: ExecutorLink, auth_required: bool) -> None:
+        self.pipeline = pipeline
+        self.ingest = ingest
+        self.executor = executor
         self.auth_required = auth_required
 
+    async def UpdateMarketStructure(self, request, context):
+        try:
+            added, removed = self.pipeline.replace_structure(request)
+        except StructureError as exc:
+            errors("bad_structure", "structure refused", reason=str(exc))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        self.ingest.change(added, removed)
+        structure = self.pipeline.structure
+        metrics.STALE_TOKENS.set(self.pipeline.evaluator.stale_token_count())
+        return engine_pb2.UpdateMarketStructureResponse(
+            version=structure.version, instances=structure.instance_count, tokens=structure.token_count
+        )
+
+    async def UpdateConfig(self, request, context):
+        try:
+            return self.pipeline.replace_config(request)
+        except ConfigError as exc:
+            errors("bad_config", "config refused", reason=str(exc))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
     async def GetStatus(self, request, context):
+        pipeline = self.pipeline
+        structure = pipeline.structure
+        stale = pipeline.evaluator.stale_token_count()
+        metrics.STALE_TOKENS.set(stale)
         return engine_pb2.EngineStatus(
+            structure_version=structure.version,
+            instances=structure.instance_count,
+            tokens=structure.token_count,
+            stale_tokens=stale,
+            config=pipeline.config,
+            ingest_connected=self.ingest.connected,
+            executor_connected=self.executor.connected,
             info=service_info("engine", "signals", self.auth_required),
             peers=[
-                common_pb2.PeerState(name="ingest", address=self.args.ingest_addr, connected=False),
-                common_pb2.PeerState(name="executor", address=self.args.executor_addr, connected=False),
+                common_pb2.PeerState(name=link.name, address=link.address, connected=link.connected,
+                                     reconnects=link.reconnects, last_error=link.last_error)
+                for link in (self.ingest, self.executor)
             ],
+            signals_by_strategy=dict(pipeline.signals_by_strategy),
+            last_evaluation_ns=pipeline.last_evaluation_ns,
+            in_flight=pipeline.in_flight(),
+            skipped_acks=pipeline.skipped_acks,
         )
 
 
 async def build_app(args: argparse.Namespace, token: str | None) -> ServiceApp:
-    servicer = EngineServicer(args, auth_required=bool(token))
+    pipeline = Pipeline()
+    executor = ExecutorLink(args.executor_addr, token, pipeline)
+    ingest = IngestLink(args.ingest_addr, token, pipeline, executor.send)
+    servicer = EngineServicer(pipeline, ingest, executor, auth_required=bool(token))
+
+    async def start() -> None:
+        executor.start()
+        ingest.start()
+
+    async def stop() -> None:
+        await ingest.stop()
+        await executor.stop()
+
     return ServiceApp(
         name="engine",
         mode="signals",
         registrations=[Registration(engine_pb2_grpc.add_EngineServicer_to_server, servicer, "polyarb.v1.Engine")],
+        start=start,
+        stop=stop,
+        extra={"ingest_addr": args.ingest_addr, "executor_addr": args.executor_addr},
     )

@@ -455,6 +455,11 @@ class Evaluator:
         if clock is not None:
             clock.in_flight = False
 
+    def mark_all_stale(self) -> None:
+        """Ingest is away: every book may be wrong until its next fresh top of book."""
+        for state in self._states.values():
+            state.stale = True
+
     # -- status ------------------------------------------------------------------------------------
 
     def state(self, token_id: str) -> TokenState | None:
