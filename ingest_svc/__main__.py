@@ -16,6 +16,8 @@ FLAGS = (
          non_negative_float),
     Flag("ping-interval", "seconds between text PINGs", 10.0, non_negative_float),
     Flag("record", "write every raw frame with its receive time to this file (JSON lines, .gz ok)", None),
+    Flag("parser", "frame parser backend (simdjson is the default; json and msgspec for comparison)", "simdjson",
+         choices=("simdjson", "json", "msgspec")),
 )
 
 
