@@ -47,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         config.fail("executor_svc", str(exc))
     if args.mode in ("live", "paper") and (key is None or creds is None):
         config.fail("executor_svc", f"--mode {args.mode} needs --private-key-file and --api-creds-file")
+    if key is not None and args.signature_type == "0" and args.funder and args.funder.lower() != key.address.lower():
+        # an EOA order's maker must be the key's own address; the venue would refuse every order
+        config.fail("executor_svc", "--signature-type 0 (EOA) needs --funder equal to the key's address, or none")
 
     server.run(lambda: build_app(args, token, key, creds), args, token)
 

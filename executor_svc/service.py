@@ -1,47 +1,168 @@
-"""The Executor gRPC servicer: a thin shell over validation, signing, the CLOB client and the journal."""
+"""The Executor gRPC servicer: a thin shell over execution (plan, sign, post, journal) and control."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import time
 
+import grpc
+
+from executor_svc.clob import ClobClient
 from executor_svc.clob_auth import ApiCreds
+from executor_svc.deny import Denial
+from executor_svc.execution import Executor, make_identity
+from executor_svc.journal import Journal, JournalError
 from executor_svc.keys import SigningKey
+from executor_svc.ledger import LedgerError
+from executor_svc.settings import validate_config
+from polyarb.runtime.config import ConfigError
+from polyarb.runtime.metrics import ErrorCounter
 from polyarb.runtime.server import Registration, ServiceApp, service_info
 from polyarb.v1 import common_pb2, executor_pb2, executor_pb2_grpc
 
+log = logging.getLogger("executor")
+errors = ErrorCounter("executor")
+LAST_RESULTS = 10
+
 
 class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
-    def __init__(
-        self,
-        args: argparse.Namespace,
-        auth_required: bool,
-        key: SigningKey | None,
-        creds: ApiCreds | None,
-    ) -> None:
-        self.args = args
+    def __init__(self, core: Executor, clob_url: str, auth_required: bool) -> None:
+        self.core = core
+        self.clob_url = clob_url
         self.auth_required = auth_required
-        self.key = key
-        self.creds = creds
+
+    async def ExecuteSignals(self, request_iterator, context):
+        core = self.core
+        acks: asyncio.Queue[executor_pb2.SignalAck] = asyncio.Queue()
+
+        def done(result: executor_pb2.TradeResult) -> None:
+            acks.put_nowait(executor_pb2.SignalAck(signal_id=result.signal_id, accepted=True, done=True,
+                                                   outcome=result.outcome, result_seq=result.seq))
+
+        async def read() -> None:
+            async for signal in request_iterator:
+                recv_ns = time.time_ns()
+                decision = core.accept(signal, recv_ns)
+                if isinstance(decision, Denial):
+                    acks.put_nowait(executor_pb2.SignalAck(signal_id=signal.signal_id, accepted=False,
+                                                           reason=str(decision.reason)))
+                    continue
+                acks.put_nowait(executor_pb2.SignalAck(signal_id=signal.signal_id, accepted=True))
+                core.start(decision, signal, recv_ns, done)
+
+        reader = asyncio.create_task(read())
+        try:
+            while True:
+                getter = asyncio.ensure_future(acks.get())
+                finished, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if getter in finished:
+                    yield getter.result()
+                    continue
+                getter.cancel()
+                if reader.exception() is not None:  # the request stream failed: end this stream
+                    errors("signal_stream", "signal stream failed", error=repr(reader.exception())[:200])
+                    return
+                # the engine closed its side: keep answering until the accepted signals are done
+                while core.in_flight or not acks.empty():
+                    yield await acks.get()
+                return
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+
+    async def SetTradingEnabled(self, request, context):
+        self.core.set_trading(request.enabled, request.reason)
+        log.warning("trading switched", extra={"enabled": request.enabled, "reason": request.reason})
+        return self.core.trading_state()
+
+    async def UpdateBalance(self, request, context):
+        try:
+            self.core.ledger.replace(request.collateral, dict(request.inventory))
+        except LedgerError as exc:
+            errors("bad_balance", "balance refused", reason=str(exc))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return self.core.balance_state()
+
+    async def UpdateConfig(self, request, context):
+        try:
+            config = validate_config(request)
+        except ConfigError as exc:
+            errors("bad_config", "config refused", reason=str(exc))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        self.core.set_config(config)
+        return config
+
+    async def StreamTradeResults(self, request, context):
+        try:
+            async for result in self.core.journal.subscribe(request.from_seq):
+                yield result
+        except JournalError as exc:
+            errors("journal", "trade-result stream failed", level=logging.ERROR, error=str(exc))
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "journal unavailable")
 
     async def GetStatus(self, request, context):
-        mode = self.args.mode
+        core = self.core
+        clob = core.clob
+        peers = []
+        if clob is not None:
+            peers.append(common_pb2.PeerState(name="clob", address=self.clob_url, connected=clob.connected,
+                                              last_error=clob.last_error))
         return executor_pb2.ExecutorStatus(
-            trading=executor_pb2.TradingState(enabled=False, reason="starts disabled", mode=mode),
-            balance=executor_pb2.BalanceState(),
-            info=service_info("executor", mode, self.auth_required),
-            peers=[common_pb2.PeerState(name="clob", address=self.args.clob_url, connected=False)],
-            signer_address=self.key.address if self.key else "",
+            trading=core.trading_state(),
+            balance=core.balance_state(),
+            config=core.config,
+            in_flight=len(core.in_flight),
+            last_seq=core.journal.last_seq(),
+            info=service_info("executor", core.mode, self.auth_required),
+            peers=peers,
+            last_results=core.journal.last_results(LAST_RESULTS),
+            signer_address=core.identity.signer.address,
+            consecutive_failures=core.breaker.consecutive_failures,
         )
 
 
-async def build_app(
-    args: argparse.Namespace, token: str | None, key: SigningKey | None, creds: ApiCreds | None
-) -> ServiceApp:
-    servicer = ExecutorServicer(args, bool(token), key, creds)
+async def build_app(args: argparse.Namespace, token: str | None, key: SigningKey | None,
+                    creds: ApiCreds | None) -> ServiceApp:
+    if key is None:  # dry-run only (__main__ refuses paper/live without a key): sign with a throwaway key
+        key_bytes = os.urandom(32)
+        log.warning("dry-run without --private-key-file: signing with a throwaway key")
+    else:
+        key_bytes = key.key
+    identity = make_identity(key_bytes, args.chain_id, int(args.signature_type), args.funder,
+                             creds.api_key if creds else "00000000-0000-0000-0000-000000000000")
+    journal = Journal(args.journal)
+    clob = None
+    core = Executor(args.mode, identity, journal, clob)
+    servicer = ExecutorServicer(core, args.clob_url, bool(token))
+    reconciler: asyncio.Task | None = None
+
+    async def start() -> None:
+        nonlocal reconciler
+        if args.mode != "dry-run":
+            core.clob = ClobClient(args.clob_url, creds, identity.signer.address, core.config.http_timeout_ms)
+            reconciler = asyncio.create_task(core.reconcile_forever())
+
+    async def stop() -> None:
+        core.set_trading(False, "shutting down")
+        await core.drain(timeout_s=args.grace_s)
+        if reconciler is not None:
+            reconciler.cancel()
+        if core.clob is not None:
+            await core.clob.close()
+        journal.close()
+
     return ServiceApp(
         name="executor",
         mode=args.mode,
         registrations=[
             Registration(executor_pb2_grpc.add_ExecutorServicer_to_server, servicer, "polyarb.v1.Executor")
         ],
+        start=start,
+        stop=stop,
+        extra={"clob_url": args.clob_url, "journal": args.journal},
     )

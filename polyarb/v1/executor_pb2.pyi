@@ -204,7 +204,7 @@ class StreamTradeResultsRequest(_message.Message):
     def __init__(self, from_seq: _Optional[int] = ...) -> None: ...
 
 class LegResult(_message.Message):
-    __slots__ = ("token_id", "side", "price", "size", "order_hash", "order_id", "status", "filled_size", "error")
+    __slots__ = ("token_id", "side", "price", "size", "order_hash", "order_id", "status", "filled_size", "error", "fee_rate_bps")
     TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
     SIDE_FIELD_NUMBER: _ClassVar[int]
     PRICE_FIELD_NUMBER: _ClassVar[int]
@@ -214,6 +214,7 @@ class LegResult(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     FILLED_SIZE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    FEE_RATE_BPS_FIELD_NUMBER: _ClassVar[int]
     token_id: str
     side: Side
     price: float
@@ -223,10 +224,11 @@ class LegResult(_message.Message):
     status: str
     filled_size: float
     error: str
-    def __init__(self, token_id: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., size: _Optional[float] = ..., order_hash: _Optional[str] = ..., order_id: _Optional[str] = ..., status: _Optional[str] = ..., filled_size: _Optional[float] = ..., error: _Optional[str] = ...) -> None: ...
+    fee_rate_bps: float
+    def __init__(self, token_id: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., size: _Optional[float] = ..., order_hash: _Optional[str] = ..., order_id: _Optional[str] = ..., status: _Optional[str] = ..., filled_size: _Optional[float] = ..., error: _Optional[str] = ..., fee_rate_bps: _Optional[float] = ...) -> None: ...
 
 class TradeResult(_message.Message):
-    __slots__ = ("seq", "signal_id", "instance_id", "strategy", "mode", "outcome", "legs", "cost", "expected_pnl", "trace", "error", "recorded_ns", "leg_risk")
+    __slots__ = ("seq", "signal_id", "instance_id", "strategy", "mode", "outcome", "legs", "cost", "expected_pnl", "trace", "error", "recorded_ns", "leg_risk", "reconciles_seq")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -240,6 +242,7 @@ class TradeResult(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     RECORDED_NS_FIELD_NUMBER: _ClassVar[int]
     LEG_RISK_FIELD_NUMBER: _ClassVar[int]
+    RECONCILES_SEQ_FIELD_NUMBER: _ClassVar[int]
     seq: int
     signal_id: str
     instance_id: str
@@ -253,4 +256,5 @@ class TradeResult(_message.Message):
     error: str
     recorded_ns: int
     leg_risk: bool
-    def __init__(self, seq: _Optional[int] = ..., signal_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., strategy: _Optional[_Union[Strategy, str]] = ..., mode: _Optional[str] = ..., outcome: _Optional[_Union[Outcome, str]] = ..., legs: _Optional[_Iterable[_Union[LegResult, _Mapping]]] = ..., cost: _Optional[float] = ..., expected_pnl: _Optional[float] = ..., trace: _Optional[_Union[_common_pb2.Trace, _Mapping]] = ..., error: _Optional[str] = ..., recorded_ns: _Optional[int] = ..., leg_risk: _Optional[bool] = ...) -> None: ...
+    reconciles_seq: int
+    def __init__(self, seq: _Optional[int] = ..., signal_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., strategy: _Optional[_Union[Strategy, str]] = ..., mode: _Optional[str] = ..., outcome: _Optional[_Union[Outcome, str]] = ..., legs: _Optional[_Iterable[_Union[LegResult, _Mapping]]] = ..., cost: _Optional[float] = ..., expected_pnl: _Optional[float] = ..., trace: _Optional[_Union[_common_pb2.Trace, _Mapping]] = ..., error: _Optional[str] = ..., recorded_ns: _Optional[int] = ..., leg_risk: _Optional[bool] = ..., reconciles_seq: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,321 @@
+"""The executor's work on one signal: plan → reserve → sign → post once → journal → settle.
+
+This is the one place where the pure parts (plan, orders, signing, ledger, breaker) meet I/O (the
+CLOB client and the journal). Money rules kept here:
+- a batch is posted at most once, whatever happens (no retry path exists);
+- collateral is reserved before signing and released or consumed only on a known outcome; an UNKNOWN
+  outcome keeps its reservation until reconciliation learns what the venue did;
+- every result is committed to the journal before anyone hears of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from executor_svc import metrics
+from executor_svc.breaker import CircuitBreaker
+from executor_svc.clob import MATCHED, BatchFate, BatchReply, ClobClient, ReconcileError
+from executor_svc.deny import Denial
+from executor_svc.journal import Journal
+from executor_svc.ledger import Ledger
+from executor_svc.orders import OrderSide, batch_body, build_order, order_parties, order_to_wire, salt_from
+from executor_svc.plan import TradePlan, plan_trade
+from executor_svc.reconcile import PAYOUT_BY_STRATEGY, leg_cost, outcome_for, reconciled_result, venue_fill
+from executor_svc.settings import default_config
+from executor_svc.signing import OrderSigner, SignedOrder
+from polyarb.runtime.metrics import ErrorCounter
+from polyarb.v1 import common_pb2, executor_pb2
+
+log = logging.getLogger("executor.execution")
+errors = ErrorCounter("executor")
+
+OUTCOME_NAMES = {v: n.removeprefix("OUTCOME_").lower() for n, v in executor_pb2.Outcome.items()}
+# statuses after which a leg cannot fill any more (NT PolymarketOrderStatus; "_<reason>" suffixes allowed)
+FINAL_UNFILLED = ("unmatched", "canceled", "cancelled", "invalid", "expired")
+
+
+@dataclass
+class Identity:
+    """Who signs: the key, the maker (funder) and the API key that owns the orders."""
+
+    signer: OrderSigner
+    maker: str
+    order_signer: str
+    signature_type: int
+    owner: str  # API key (UUID): the wire "owner"
+
+
+class Executor:
+    def __init__(self, mode: str, identity: Identity, journal: Journal, clob: ClobClient | None) -> None:
+        self.mode = mode
+        self.identity = identity
+        self.journal = journal
+        self.clob = clob
+        self.config = default_config()
+        self.ledger = Ledger()
+        self.breaker = CircuitBreaker(self.config.breaker_failures)
+        self.trading_enabled = False
+        self.trading_reason = "starts disabled"
+        self.in_flight: dict[str, str] = {}  # instance_id -> signal_id
+        self.consecutive_failures = 0
+        self._rng = random.Random()
+        self._tasks: set[asyncio.Task] = set()
+        self._sync_gauges()
+
+    # -- control -----------------------------------------------------------------------------------
+
+    def set_trading(self, enabled: bool, reason: str) -> None:
+        """A person's decision: enabling also closes an open circuit (CONTRACT.md)."""
+        if enabled:
+            self.breaker.reset()
+        self.trading_enabled = enabled
+        self.trading_reason = reason or ("enabled" if enabled else "disabled")
+        self._sync_gauges()
+
+    def set_config(self, config: executor_pb2.ExecutorConfig) -> None:
+        self.config = config
+        self.breaker.failures_to_open = config.breaker_failures
+        if self.clob is not None:
+            self.clob.timeout_ms = config.http_timeout_ms
+
+    def trading_state(self) -> executor_pb2.TradingState:
+        return executor_pb2.TradingState(enabled=self.trading_enabled, reason=self.trading_reason, mode=self.mode,
+                                         circuit_open=self.breaker.is_open)
+
+    def balance_state(self) -> executor_pb2.BalanceState:
+        return executor_pb2.BalanceState(collateral=self.ledger.collateral, reserved=self.ledger.reserved(),
+                                         inventory=dict(self.ledger.inventory))
+
+    def _sync_gauges(self) -> None:
+        metrics.TRADING_ENABLED.set(1 if self.trading_enabled else 0)
+        metrics.CIRCUIT_OPEN.set(1 if self.breaker.is_open else 0)
+
+    # -- one signal ----------------------------------------------------------------------------------
+
+    def accept(self, signal: executor_pb2.Signal, recv_ns: int) -> TradePlan | Denial:
+        """Decide before any I/O: a plan with its reservation made, or a denial. No await inside, so
+        the plan and the reservation see the same ledger."""
+        metrics.SIGNALS_RECEIVED.inc()
+        plan = plan_trade(signal, self.ledger, self.config, now_ns=recv_ns, trading_enabled=self.trading_enabled,
+                          circuit_open=self.breaker.is_open, in_flight_instances=self.in_flight)
+        if isinstance(plan, Denial):
+            metrics.SIGNALS_DENIED.labels(str(plan.reason)).inc()
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("signal denied", extra={"signal_id": signal.signal_id, "reason": str(plan.reason),
+                                                  "detail": plan.detail})
+            return plan
+        self.ledger.reserve(plan.signal_id, plan.collateral, plan.inventory)
+        self.in_flight[plan.instance_id] = plan.signal_id
+        return plan
+
+    def start(self, plan: TradePlan, signal: executor_pb2.Signal, recv_ns: int,
+              on_done: Callable[[executor_pb2.TradeResult], None]) -> None:
+        task = asyncio.create_task(self._execute(plan, signal, recv_ns, on_done))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _execute(self, plan: TradePlan, signal: executor_pb2.Signal, recv_ns: int,
+                       on_done: Callable[[executor_pb2.TradeResult], None]) -> None:
+        trace = common_pb2.Trace()
+        trace.CopyFrom(signal.trace)
+        trace.executor_recv_ns = recv_ns
+        try:
+            started = time.perf_counter()
+            signed = self._sign(plan)
+            metrics.SIGN_SECONDS.observe(time.perf_counter() - started)
+            trace.signed_ns = time.time_ns()
+            if self.mode == "dry-run":
+                result = self._dry_run_result(plan, signed)
+            else:
+                result = await self._post(plan, signed, trace)
+        except Exception as exc:  # a bug before anything was posted: nothing can have matched
+            errors("execution", "signal failed before posting", level=logging.ERROR, signal_id=plan.signal_id,
+                   error=repr(exc)[:300])
+            result = self._result(plan, executor_pb2.OUTCOME_REJECTED, [], error=f"internal: {exc!r}"[:300])
+        result.trace.CopyFrom(trace)
+        stored = self._record(plan, result)
+        on_done(stored)
+
+    def _sign(self, plan: TradePlan) -> list[SignedOrder]:
+        identity = self.identity
+        now_ms = time.time_ns() // 1_000_000
+        signed = []
+        for leg in plan.legs:
+            order = build_order(side=leg.venue_side, token_id=leg.token_id, price=leg.price, size=leg.size,
+                                tick_size=leg.tick_size, maker=identity.maker, signer=identity.order_signer,
+                                signature_type=identity.signature_type,
+                                salt=salt_from(self._rng.random(), now_ms), timestamp_ms=now_ms)
+            signed.append(identity.signer.sign(order, neg_risk=leg.neg_risk))
+        return signed
+
+    async def _post(self, plan: TradePlan, signed: list[SignedOrder],
+                    trace: executor_pb2.Trace) -> executor_pb2.TradeResult:
+        body = batch_body([order_to_wire(s.order, s.signature, self.identity.owner, plan.order_type)
+                           for s in signed])
+        started = time.perf_counter()
+        reply, posted_ns = await self.clob.post_orders(body, len(signed))
+        metrics.POST_SECONDS.observe(time.perf_counter() - started)
+        trace.posted_ns = posted_ns
+        trace.response_ns = time.time_ns()
+        if reply.fate != BatchFate.NOT_SENT:
+            metrics.ORDERS_POSTED.inc(len(signed))
+        self._breaker_after(reply)
+        return self._answer_result(plan, signed, reply)
+
+    def _breaker_after(self, reply: BatchReply) -> None:
+        if reply.fate == BatchFate.ANSWERED:
+            self.breaker.record_success()
+        elif reply.fate == BatchFate.CONFIG:
+            # credentials, geoblock or a wrong URL: repeating will not help, so stop at once
+            while not self.breaker.is_open:
+                self.breaker.record_failure()
+        else:
+            self.breaker.record_failure()
+        if self.breaker.is_open:
+            errors("circuit_open", "circuit breaker open: trading paused until SetTradingEnabled(true)",
+                   level=logging.ERROR, last_error=reply.error)
+        self._sync_gauges()
+
+    # -- results -------------------------------------------------------------------------------------
+
+    def _leg_results(self, plan: TradePlan, signed: list[SignedOrder], filled: list[float], statuses: list[str],
+                     ids: list[str], leg_errors: list[str]) -> list[executor_pb2.LegResult]:
+        return [
+            executor_pb2.LegResult(token_id=leg.token_id, side=leg.side, price=leg.price, size=leg.size,
+                                   order_hash=s.order_hash, order_id=order_id, status=status, filled_size=fill,
+                                   error=error, fee_rate_bps=leg.fee_rate_bps)
+            for leg, s, fill, status, order_id, error in zip(plan.legs, signed, filled, statuses, ids, leg_errors,
+                                                             strict=True)
+        ]
+
+    def _dry_run_result(self, plan: TradePlan, signed: list[SignedOrder]) -> executor_pb2.TradeResult:
+        """dry-run: signed, not posted; filled in full at the signal's prices."""
+        n = len(plan.legs)
+        legs = self._leg_results(plan, signed, [leg.size for leg in plan.legs], ["dry_run"] * n,
+                                 [""] * n, [""] * n)
+        for leg, planned in zip(legs, plan.legs, strict=True):
+            leg.price = planned.signal_price
+        return self._result(plan, executor_pb2.OUTCOME_DRY_RUN, legs)
+
+    def _answer_result(self, plan: TradePlan, signed: list[SignedOrder], reply: BatchReply) -> executor_pb2.TradeResult:
+        n = len(plan.legs)
+        if reply.fate != BatchFate.ANSWERED:
+            outcome = executor_pb2.OUTCOME_UNKNOWN if reply.fate == BatchFate.UNKNOWN else executor_pb2.OUTCOME_REJECTED
+            status = "unknown" if outcome == executor_pb2.OUTCOME_UNKNOWN else "not_placed"
+            legs = self._leg_results(plan, signed, [0.0] * n, [status] * n, [""] * n, [reply.error[:200]] * n)
+            return self._result(plan, outcome, legs, error=reply.error)
+        filled, statuses, ids, leg_errors = [], [], [], []
+        unknown = False
+        for leg, answer in zip(plan.legs, reply.legs, strict=True):
+            if not answer.accepted:
+                fill, status = 0.0, answer.status or "rejected"
+            elif answer.status == MATCHED:
+                reported = answer.taking_amount if leg.venue_side == OrderSide.BUY else answer.making_amount
+                fill = min(leg.size, reported) if reported else leg.size  # matched with no amounts: in full
+                status = MATCHED
+            elif answer.status.startswith(FINAL_UNFILLED):
+                fill, status = 0.0, answer.status
+            else:  # live, delayed or unheard of: it may still fill; reconcile
+                fill, status, unknown = 0.0, answer.status or "unknown", True
+            filled.append(fill)
+            statuses.append(status)
+            ids.append(answer.order_id)
+            leg_errors.append(answer.error)
+        legs = self._leg_results(plan, signed, filled, statuses, ids, leg_errors)
+        outcome = executor_pb2.OUTCOME_UNKNOWN if unknown else outcome_for([leg.size for leg in plan.legs], filled)
+        return self._result(plan, outcome, legs)
+
+    def _result(self, plan: TradePlan, outcome: int, legs: list[executor_pb2.LegResult],
+                error: str = "") -> executor_pb2.TradeResult:
+        cost = sum(leg_cost(leg) for leg in legs)
+        sets = min((leg.filled_size for leg in legs), default=0.0)
+        return executor_pb2.TradeResult(
+            signal_id=plan.signal_id, instance_id=plan.instance_id, strategy=plan.strategy, mode=self.mode,
+            outcome=outcome, legs=legs, cost=round(cost, 6), expected_pnl=round(plan.payout * sets - cost, 6),
+            error=error, leg_risk=outcome == executor_pb2.OUTCOME_PARTIAL,
+        )
+
+    def _record(self, plan: TradePlan, result: executor_pb2.TradeResult) -> executor_pb2.TradeResult:
+        """Journal first; then the ledger and the in-flight mark follow what is now on disk."""
+        try:
+            stored = self.journal.append(result)
+        finally:
+            self.in_flight.pop(plan.instance_id, None)
+        metrics.TRADE_RESULTS.labels(OUTCOME_NAMES[stored.outcome]).inc()
+        if stored.outcome == executor_pb2.OUTCOME_UNKNOWN:
+            return stored  # the reservation stays until reconciliation knows what happened
+        if stored.outcome == executor_pb2.OUTCOME_REJECTED:
+            self.ledger.release(plan.signal_id)
+        else:
+            self.ledger.settle(plan.signal_id, stored.cost, signed_fills(stored.legs))
+        return stored
+
+    # -- reconciliation --------------------------------------------------------------------------------
+
+    async def reconcile_once(self) -> int:
+        """Ask the venue about every unresolved order; journal a result for each UNKNOWN one now final.
+        Returns how many UNKNOWN results were resolved."""
+        if self.clob is None:
+            return 0
+        by_seq: dict[int, list[str]] = {}
+        for pending in self.journal.unresolved():
+            by_seq.setdefault(pending.seq, []).append(pending.order_hash)
+        resolved = 0
+        for seq, hashes in sorted(by_seq.items()):
+            (unknown,) = self.journal.read_after(seq - 1, 1) or (None,)
+            if unknown is None or unknown.seq != seq:
+                continue
+            answers = {}
+            try:
+                for order_hash in hashes:
+                    answers[order_hash] = venue_fill(await self.clob.get_order(order_hash))
+            except ReconcileError as exc:
+                errors("reconcile", "venue could not say; asking again later", error=str(exc))
+                continue
+            for leg in unknown.legs:
+                answers.setdefault(leg.order_hash, (True, 0.0, "not_posted"))
+            result = reconciled_result(unknown, answers, PAYOUT_BY_STRATEGY.get(unknown.strategy, 0.0))
+            if result is None:
+                continue
+            stored = self.journal.append(result, resolves=hashes)
+            metrics.RECONCILED.labels(OUTCOME_NAMES[stored.outcome]).inc()
+            metrics.TRADE_RESULTS.labels(OUTCOME_NAMES[stored.outcome]).inc()
+            if self.ledger.holds(stored.signal_id):
+                self.ledger.settle(stored.signal_id, stored.cost, signed_fills(stored.legs))
+            log.info("unknown outcome reconciled", extra={"seq": seq, "new_seq": stored.seq,
+                                                           "outcome": OUTCOME_NAMES[stored.outcome]})
+            resolved += 1
+        return resolved
+
+    async def reconcile_forever(self, interval_s: float = 2.0) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.reconcile_once()
+            except Exception as exc:  # keep reconciling whatever one round hit
+                errors("reconcile", "reconciliation round failed", level=logging.ERROR, error=repr(exc)[:200])
+
+    async def drain(self, timeout_s: float) -> None:
+        """On shutdown: let signals already accepted finish (their orders may be on the wire)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout_s)
+
+
+def signed_fills(legs) -> dict[str, float]:
+    fills: dict[str, float] = {}
+    for leg in legs:
+        if leg.filled_size:
+            sign = 1.0 if leg.side == executor_pb2.SIDE_BUY else -1.0
+            fills[leg.token_id] = fills.get(leg.token_id, 0.0) + sign * leg.filled_size
+    return fills
+
+
+def make_identity(key: bytes, chain_id: int, signature_type: int, funder: str | None, owner: str) -> Identity:
+    signer = OrderSigner(key, chain_id)
+    maker, order_signer = order_parties(signature_type, signer.address, funder)
+    return Identity(signer, maker, order_signer, signature_type, owner)
