@@ -161,7 +161,6 @@ class ExecutorLink(_Link):
     async def _stream(self, channel: aio.Channel) -> None:
         stub = executor_pb2_grpc.ExecutorStub(channel)
         status = await stub.GetStatus(executor_pb2.GetExecutorStatusRequest(), timeout=5)
-        self.pipeline.set_balance(status.balance)
         outbox: asyncio.Queue[executor_pb2.Signal] = asyncio.Queue()
 
         async def signal_stream() -> AsyncIterator[executor_pb2.Signal]:
@@ -172,6 +171,7 @@ class ExecutorLink(_Link):
         poller = asyncio.create_task(self._poll_balance(stub))
         self._outbox = outbox
         self._set_connected(True)
+        self.send(self.pipeline.set_balance(status.balance))
         try:
             on_ack = self.pipeline.on_ack
             async for ack in call:
@@ -194,7 +194,7 @@ class ExecutorLink(_Link):
             except aio.AioRpcError as exc:
                 errors("executor_status", "balance poll failed", error=exc.code().name)
                 continue
-            self.pipeline.set_balance(status.balance)
+            self.send(self.pipeline.set_balance(status.balance))
 
     def _lost(self) -> None:
         # acks for signals sent on the old stream will not come: their instances wait out the in-flight timeout

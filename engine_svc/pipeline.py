@@ -14,7 +14,15 @@ from collections.abc import Iterable
 from engine_svc import metrics
 from engine_svc.settings import default_config, validate_config
 from engine_svc.strategies import Evaluator, to_signal
-from engine_svc.structure import EMPTY_STRUCTURE, Structure, compile_structure, diff_tokens
+from engine_svc.structure import (
+    COMPLEMENT_ROLES,
+    EMPTY_STRUCTURE,
+    TRIO_ROLES,
+    Structure,
+    Trio,
+    compile_structure,
+    diff_tokens,
+)
 from polyarb.v1 import common_pb2, engine_pb2, executor_pb2, ingest_pb2
 
 STRATEGY_NAMES = {value: name.removeprefix("STRATEGY_").lower()
@@ -31,6 +39,7 @@ class Pipeline:
         self._pending: dict[str, str] = {}  # signal_id -> instance_id, until its outcome or a skip
         self._boot = os.urandom(4).hex()  # signal ids stay unique across restarts
         self._next_signal = 0
+        self._inventory: dict[str, float] = {}
 
     @property
     def structure(self) -> Structure:
@@ -114,9 +123,40 @@ class Pipeline:
         Their instances stay in flight until the in-flight timeout (their orders may have gone out)."""
         self._pending.clear()
 
-    def set_balance(self, balance: executor_pb2.BalanceState) -> None:
-        self.evaluator.set_capital(balance.collateral - balance.reserved)
-        self.evaluator.set_inventory(balance.inventory)
+    def set_balance(self, balance: executor_pb2.BalanceState) -> list[executor_pb2.Signal]:
+        """The executor's balance sizes the sets. When it grows (or inventory changes), books that were
+        already profitable but unaffordable are worth a fresh look: return the signals that opens."""
+        evaluator = self.evaluator
+        capital_before, inventory_before = evaluator.capital, self._inventory
+        evaluator.set_capital(balance.collateral - balance.reserved)
+        inventory = dict(balance.inventory)
+        evaluator.set_inventory(inventory)
+        self._inventory = inventory
+        if evaluator.capital <= capital_before and inventory == inventory_before:
+            return []
+        now = time.time_ns()
+        found = [o for instance in self.structure.instances for o in evaluator.reevaluate(instance.id, now)]
+        empty = ingest_pb2.TopOfBookBatch()
+        return [self._signal(o, empty, now) for o in found]
 
     def in_flight(self) -> int:
         return self.evaluator.in_flight_count(time.time_ns())
+
+    def instance_views(self) -> list[engine_pb2.InstanceView]:
+        """Every instance with what the engine sees of its legs (for status and live views; not hot)."""
+        evaluator, now = self.evaluator, time.time_ns()
+        views = []
+        for instance in self.structure.instances:
+            if isinstance(instance, Trio):
+                kind, legs = "trio", [(role.name.lower(), instance.token(role)) for role in (*TRIO_ROLES,
+                                                                                           *COMPLEMENT_ROLES)]
+            else:
+                kind, legs = "set", [(f"member_{i}", m.yes_token_id) for i, m in enumerate(instance.members)]
+            in_flight = evaluator.is_in_flight(instance.id, now)
+            view = engine_pb2.InstanceView(id=instance.id, kind=kind, in_flight=in_flight)
+            for role, token in legs:
+                state = evaluator.state(token)
+                view.legs.add(token_id=token, role=role, bid_price=state.bid, bid_size=state.bid_size,
+                              ask_price=state.ask, ask_size=state.ask_size, stale=state.stale)
+            views.append(view)
+        return views

@@ -68,6 +68,8 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
             last_evaluation_ns=pipeline.last_evaluation_ns,
             in_flight=pipeline.in_flight(),
             skipped_acks=pipeline.skipped_acks,
+            instance_views=pipeline.instance_views() if request.include_instances else (),
+            capital=pipeline.evaluator.capital,
         )
 
 

@@ -468,6 +468,10 @@ class Evaluator:
     def stale_token_count(self) -> int:
         return sum(1 for s in self._states.values() if s.stale)
 
+    def is_in_flight(self, instance_id: str, now_ns: int) -> bool:
+        clock = self._clocks.get(instance_id)
+        return clock is not None and clock.in_flight and now_ns - clock.in_flight_since_ns < self.in_flight_timeout_ns
+
     def in_flight_count(self, now_ns: int) -> int:
         timeout = self.in_flight_timeout_ns
         clocks = self._clocks.values()

@@ -184,22 +184,22 @@ class Executor:
     # -- results -------------------------------------------------------------------------------------
 
     def _leg_results(self, plan: TradePlan, signed: list[SignedOrder], filled: list[float], statuses: list[str],
-                     ids: list[str], leg_errors: list[str]) -> list[executor_pb2.LegResult]:
+                     ids: list[str], leg_errors: list[str],
+                     avg_prices: list[float] | None = None) -> list[executor_pb2.LegResult]:
         return [
             executor_pb2.LegResult(token_id=leg.token_id, side=leg.side, price=leg.price, size=leg.size,
                                    order_hash=s.order_hash, order_id=order_id, status=status, filled_size=fill,
-                                   error=error, fee_rate_bps=leg.fee_rate_bps)
-            for leg, s, fill, status, order_id, error in zip(plan.legs, signed, filled, statuses, ids, leg_errors,
-                                                             strict=True)
+                                   error=error, fee_rate_bps=leg.fee_rate_bps, avg_price=avg)
+            for leg, s, fill, status, order_id, error, avg in zip(
+                plan.legs, signed, filled, statuses, ids, leg_errors, avg_prices or [0.0] * len(plan.legs),
+                strict=True)
         ]
 
     def _dry_run_result(self, plan: TradePlan, signed: list[SignedOrder]) -> executor_pb2.TradeResult:
         """dry-run: signed, not posted; filled in full at the signal's prices."""
         n = len(plan.legs)
         legs = self._leg_results(plan, signed, [leg.size for leg in plan.legs], ["dry_run"] * n,
-                                 [""] * n, [""] * n)
-        for leg, planned in zip(legs, plan.legs, strict=True):
-            leg.price = planned.signal_price
+                                 [""] * n, [""] * n, [leg.signal_price for leg in plan.legs])
         return self._result(plan, executor_pb2.OUTCOME_DRY_RUN, legs)
 
     def _answer_result(self, plan: TradePlan, signed: list[SignedOrder], reply: BatchReply) -> executor_pb2.TradeResult:
@@ -209,24 +209,30 @@ class Executor:
             status = "unknown" if outcome == executor_pb2.OUTCOME_UNKNOWN else "not_placed"
             legs = self._leg_results(plan, signed, [0.0] * n, [status] * n, [""] * n, [reply.error[:200]] * n)
             return self._result(plan, outcome, legs, error=reply.error)
-        filled, statuses, ids, leg_errors = [], [], [], []
+        filled, statuses, ids, leg_errors, avg_prices = [], [], [], [], []
         unknown = False
         for leg, answer in zip(plan.legs, reply.legs, strict=True):
+            avg = 0.0
             if not answer.accepted:
                 fill, status = 0.0, answer.status or "rejected"
             elif answer.status == MATCHED:
-                reported = answer.taking_amount if leg.venue_side == OrderSide.BUY else answer.making_amount
-                fill = min(leg.size, reported) if reported else leg.size  # matched with no amounts: in full
+                buy = leg.venue_side == OrderSide.BUY
+                shares, collateral = ((answer.taking_amount, answer.making_amount) if buy
+                                      else (answer.making_amount, answer.taking_amount))
+                fill = min(leg.size, shares) if shares else leg.size  # matched with no amounts: in full
+                if shares and collateral:
+                    avg = collateral / shares
                 status = MATCHED
             elif answer.status.startswith(FINAL_UNFILLED):
                 fill, status = 0.0, answer.status
             else:  # live, delayed or unheard of: it may still fill; reconcile
                 fill, status, unknown = 0.0, answer.status or "unknown", True
             filled.append(fill)
+            avg_prices.append(avg)
             statuses.append(status)
             ids.append(answer.order_id)
             leg_errors.append(answer.error)
-        legs = self._leg_results(plan, signed, filled, statuses, ids, leg_errors)
+        legs = self._leg_results(plan, signed, filled, statuses, ids, leg_errors, avg_prices)
         outcome = executor_pb2.OUTCOME_UNKNOWN if unknown else outcome_for([leg.size for leg in plan.legs], filled)
         return self._result(plan, outcome, legs)
 

@@ -57,6 +57,7 @@ def reconciled_result(
     for leg in result.legs:
         _, filled, status = answers[leg.order_hash]
         leg.filled_size = min(leg.size, filled)
+        leg.avg_price = 0.0  # a reconciled fill's price is not reported: cost it at the limit
         leg.status = status
         leg.error = ""
     result.outcome = outcome_for([leg.size for leg in result.legs], [leg.filled_size for leg in result.legs])
@@ -69,11 +70,13 @@ def reconciled_result(
 
 
 def leg_cost(leg: executor_pb2.LegResult) -> float:
-    """pUSD spent on a leg (negative when received), fees included, at its limit price.
+    """pUSD spent on a leg (negative when received), fees included, at its average fill price when the
+    venue reported one, else at its limit price (the worst it could have filled at).
 
     Fee per share = rate x p(1 - p), rate = fee_rate_bps / 10 000 (py-clob-client-v2 fees.py)."""
-    fee = leg.fee_rate_bps / 10_000 * leg.price * (1.0 - leg.price) * leg.filled_size
-    notional = leg.price * leg.filled_size
+    price = leg.avg_price or leg.price
+    fee = leg.fee_rate_bps / 10_000 * price * (1.0 - price) * leg.filled_size
+    notional = price * leg.filled_size
     return notional + fee if leg.side == executor_pb2.SIDE_BUY else fee - notional
 
 

@@ -96,11 +96,43 @@ class EngineConfig(_message.Message):
     def __init__(self, min_profit_abs: _Optional[float] = ..., min_profit_bps: _Optional[float] = ..., min_expected_pnl: _Optional[float] = ..., max_set_size: _Optional[float] = ..., cooldown_ms: _Optional[int] = ..., trio: _Optional[bool] = ..., complement_trio: _Optional[bool] = ..., bundle: _Optional[bool] = ..., unbundle: _Optional[bool] = ..., in_flight_timeout_ms: _Optional[int] = ...) -> None: ...
 
 class GetEngineStatusRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("include_instances",)
+    INCLUDE_INSTANCES_FIELD_NUMBER: _ClassVar[int]
+    include_instances: bool
+    def __init__(self, include_instances: _Optional[bool] = ...) -> None: ...
+
+class LegView(_message.Message):
+    __slots__ = ("token_id", "role", "bid_price", "bid_size", "ask_price", "ask_size", "stale")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    BID_PRICE_FIELD_NUMBER: _ClassVar[int]
+    BID_SIZE_FIELD_NUMBER: _ClassVar[int]
+    ASK_PRICE_FIELD_NUMBER: _ClassVar[int]
+    ASK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
+    token_id: str
+    role: str
+    bid_price: float
+    bid_size: float
+    ask_price: float
+    ask_size: float
+    stale: bool
+    def __init__(self, token_id: _Optional[str] = ..., role: _Optional[str] = ..., bid_price: _Optional[float] = ..., bid_size: _Optional[float] = ..., ask_price: _Optional[float] = ..., ask_size: _Optional[float] = ..., stale: _Optional[bool] = ...) -> None: ...
+
+class InstanceView(_message.Message):
+    __slots__ = ("id", "kind", "legs", "in_flight")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    LEGS_FIELD_NUMBER: _ClassVar[int]
+    IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    kind: str
+    legs: _containers.RepeatedCompositeFieldContainer[LegView]
+    in_flight: bool
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., legs: _Optional[_Iterable[_Union[LegView, _Mapping]]] = ..., in_flight: _Optional[bool] = ...) -> None: ...
 
 class EngineStatus(_message.Message):
-    __slots__ = ("structure_version", "instances", "tokens", "stale_tokens", "config", "ingest_connected", "executor_connected", "info", "peers", "signals_by_strategy", "last_evaluation_ns", "in_flight", "skipped_acks")
+    __slots__ = ("structure_version", "instances", "tokens", "stale_tokens", "config", "ingest_connected", "executor_connected", "info", "peers", "signals_by_strategy", "last_evaluation_ns", "in_flight", "skipped_acks", "instance_views", "capital")
     class SignalsByStrategyEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -121,6 +153,8 @@ class EngineStatus(_message.Message):
     LAST_EVALUATION_NS_FIELD_NUMBER: _ClassVar[int]
     IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
     SKIPPED_ACKS_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_VIEWS_FIELD_NUMBER: _ClassVar[int]
+    CAPITAL_FIELD_NUMBER: _ClassVar[int]
     structure_version: int
     instances: int
     tokens: int
@@ -134,4 +168,6 @@ class EngineStatus(_message.Message):
     last_evaluation_ns: int
     in_flight: int
     skipped_acks: int
-    def __init__(self, structure_version: _Optional[int] = ..., instances: _Optional[int] = ..., tokens: _Optional[int] = ..., stale_tokens: _Optional[int] = ..., config: _Optional[_Union[EngineConfig, _Mapping]] = ..., ingest_connected: _Optional[bool] = ..., executor_connected: _Optional[bool] = ..., info: _Optional[_Union[_common_pb2.ServiceInfo, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[_common_pb2.PeerState, _Mapping]]] = ..., signals_by_strategy: _Optional[_Mapping[str, int]] = ..., last_evaluation_ns: _Optional[int] = ..., in_flight: _Optional[int] = ..., skipped_acks: _Optional[int] = ...) -> None: ...
+    instance_views: _containers.RepeatedCompositeFieldContainer[InstanceView]
+    capital: float
+    def __init__(self, structure_version: _Optional[int] = ..., instances: _Optional[int] = ..., tokens: _Optional[int] = ..., stale_tokens: _Optional[int] = ..., config: _Optional[_Union[EngineConfig, _Mapping]] = ..., ingest_connected: _Optional[bool] = ..., executor_connected: _Optional[bool] = ..., info: _Optional[_Union[_common_pb2.ServiceInfo, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[_common_pb2.PeerState, _Mapping]]] = ..., signals_by_strategy: _Optional[_Mapping[str, int]] = ..., last_evaluation_ns: _Optional[int] = ..., in_flight: _Optional[int] = ..., skipped_acks: _Optional[int] = ..., instance_views: _Optional[_Iterable[_Union[InstanceView, _Mapping]]] = ..., capital: _Optional[float] = ...) -> None: ...

@@ -204,7 +204,7 @@ class StreamTradeResultsRequest(_message.Message):
     def __init__(self, from_seq: _Optional[int] = ...) -> None: ...
 
 class LegResult(_message.Message):
-    __slots__ = ("token_id", "side", "price", "size", "order_hash", "order_id", "status", "filled_size", "error", "fee_rate_bps")
+    __slots__ = ("token_id", "side", "price", "size", "order_hash", "order_id", "status", "filled_size", "error", "fee_rate_bps", "avg_price")
     TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
     SIDE_FIELD_NUMBER: _ClassVar[int]
     PRICE_FIELD_NUMBER: _ClassVar[int]
@@ -215,6 +215,7 @@ class LegResult(_message.Message):
     FILLED_SIZE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     FEE_RATE_BPS_FIELD_NUMBER: _ClassVar[int]
+    AVG_PRICE_FIELD_NUMBER: _ClassVar[int]
     token_id: str
     side: Side
     price: float
@@ -225,7 +226,8 @@ class LegResult(_message.Message):
     filled_size: float
     error: str
     fee_rate_bps: float
-    def __init__(self, token_id: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., size: _Optional[float] = ..., order_hash: _Optional[str] = ..., order_id: _Optional[str] = ..., status: _Optional[str] = ..., filled_size: _Optional[float] = ..., error: _Optional[str] = ..., fee_rate_bps: _Optional[float] = ...) -> None: ...
+    avg_price: float
+    def __init__(self, token_id: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., price: _Optional[float] = ..., size: _Optional[float] = ..., order_hash: _Optional[str] = ..., order_id: _Optional[str] = ..., status: _Optional[str] = ..., filled_size: _Optional[float] = ..., error: _Optional[str] = ..., fee_rate_bps: _Optional[float] = ..., avg_price: _Optional[float] = ...) -> None: ...
 
 class TradeResult(_message.Message):
     __slots__ = ("seq", "signal_id", "instance_id", "strategy", "mode", "outcome", "legs", "cost", "expected_pnl", "trace", "error", "recorded_ns", "leg_risk", "reconciles_seq")

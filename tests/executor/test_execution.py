@@ -85,8 +85,10 @@ class FakeClob:
                 replies.append({"success": False, "errorMsg": "not enough balance / allowance", "orderID": "",
                                 "status": ""})
             else:
+                # amounts as decimal text in pUSD and shares, like the venue's answers
                 replies.append({"success": True, "errorMsg": "", "orderID": order_id(entry), "status": "matched",
-                                "makingAmount": entry["order"]["makerAmount"], "takingAmount": "10"})
+                                "makingAmount": str(int(entry["order"]["makerAmount"]) / 1e6),
+                                "takingAmount": "10"})
         return web.json_response(replies)
 
     async def get_order(self, request: web.Request) -> web.Response:
@@ -245,7 +247,8 @@ async def test_dry_run_signs_posts_nothing_and_fills_at_signal_prices(clob, tmp_
     core.ledger.replace(1000.0, {})
     result = await run(core, trio_signal())
     assert result.outcome == executor_pb2.OUTCOME_DRY_RUN and result.mode == "dry-run"
-    assert [leg.price for leg in result.legs] == [0.30] * 3 and all(leg.order_hash for leg in result.legs)
+    assert [leg.avg_price for leg in result.legs] == [0.30] * 3 and all(leg.order_hash for leg in result.legs)
+    assert result.cost == pytest.approx(3 * 10 * 0.30)  # filled at the signal's prices
     assert clob.posts == []
     journal.close()
 
