@@ -1,7 +1,8 @@
-"""`make run`'s launcher: four healthy processes, and Ctrl-C leaves none behind."""
+"""`make run`'s launcher: four healthy processes, the scenario pushed, a trade, and Ctrl-C leaves none behind."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -11,6 +12,8 @@ import time
 
 import pytest
 
+from polyarb.runtime.auth import insecure_channel
+from polyarb.v1 import executor_pb2, executor_pb2_grpc
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -26,15 +29,26 @@ def alive(pid: int) -> bool:
         return stat.read().split()[2] != "Z"
 
 
-def test_launcher_starts_four_healthy_processes_and_ctrl_c_stops_them(tmp_path):
+async def first_trade(addr: str, timeout: float) -> executor_pb2.TradeResult:
+    async with insecure_channel(addr) as channel:
+        call = executor_pb2_grpc.ExecutorStub(channel).StreamTradeResults(
+            executor_pb2.StreamTradeResultsRequest(from_seq=0))
+        try:
+            return await asyncio.wait_for(call.read(), timeout)
+        finally:
+            call.cancel()
+
+
+def test_make_run_starts_pushes_trades_and_ctrl_c_stops_everything(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POLYARB_")}
     launcher = subprocess.Popen(
         [sys.executable, "-m", "polyarb.run", "--run-dir", str(tmp_path)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     lines: list[str] = []
     deadline = time.monotonic() + 90
     try:
-        while len([line for line in lines if " pid " in line]) < 4:
+        while not any(line.startswith("pushed structure") for line in lines):
             line = launcher.stdout.readline()
             assert line or launcher.poll() is None, "launcher exited:\n" + "".join(lines)
             lines.append(line)
@@ -44,11 +58,18 @@ def test_launcher_starts_four_healthy_processes_and_ctrl_c_stops_them(tmp_path):
         assert sorted(names) == ["engine", "executor", "ingest", "paper_venue"]
         assert all(alive(pid) for pid in pids)
 
+        # the ladder scenario opens an arbitrage now and then: the pipeline trades it on the paper venue
+        result = asyncio.run(first_trade("127.0.0.1:50053", timeout=90))
+        assert result.outcome in (executor_pb2.OUTCOME_FILLED, executor_pb2.OUTCOME_PARTIAL), result
+        assert result.mode == "paper"
+
         launcher.send_signal(signal.SIGINT)  # what Ctrl-C does
         rest, _ = launcher.communicate(timeout=30)
         assert launcher.returncode == 0, rest
+        assert "trade results:" in rest  # the live view was drawn (plain frames when not a terminal)
         assert rest.count("exit 0") == 4, rest
         assert not [pid for pid in pids if alive(pid)]
+        assert (tmp_path / "paper-key.hex").stat().st_mode & 0o077 == 0
     finally:
         if launcher.poll() is None:
             launcher.kill()
