@@ -62,7 +62,8 @@ def _entry(service, key: str) -> str:
 
 @pytest.fixture
 def pipeline_factory(start_service, tmp_path):
-    def start(scenario: str = "manual", venue_args: tuple[str, ...] = (), executor_args: tuple[str, ...] = ()):
+    def start(scenario: str = "manual", venue_args: tuple[str, ...] = (), executor_args: tuple[str, ...] = (),
+              ingest_args: tuple[str, ...] = ()):
         key = tmp_path / "key.hex"
         key.write_text(os.urandom(32).hex())
         key.chmod(0o600)
@@ -76,7 +77,8 @@ def pipeline_factory(start_service, tmp_path):
                                               "--http-addr", "127.0.0.1:0", "--api-creds-file", str(creds),
                                               "--seed", "7", *venue_args], env)
         http = "http://" + _entry(venue, "http_addr")
-        ingest = start_service("ingest_svc", ["--ws-url", "ws://" + _entry(venue, "ws_addr") + "/ws/market"], env)
+        ingest = start_service("ingest_svc", ["--ws-url", "ws://" + _entry(venue, "ws_addr") + "/ws/market",
+                                              *ingest_args], env)
         executor = start_service("executor_svc", ["--mode", "paper", "--clob-url", http, "--journal",
                                                   str(tmp_path / "journal.sqlite"), "--private-key-file", str(key),
                                                   "--api-creds-file", str(creds), *executor_args], env)
