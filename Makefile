@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TOOLS_STAMP := tools/node_modules/.installed
 PROTOS := $(wildcard proto/polyarb/v1/*.proto)
 
-.PHONY: all run test gen lint bench clean help venv tools
+.PHONY: all run test gen lint bench clean help venv tools k8s
 
 help:
 	@echo "make run    - the whole pipeline on the local paper venue"
@@ -47,6 +47,11 @@ run: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# Render the Kubernetes overlays (kustomize through the pinned kubectl wheel) for review or kubectl apply.
+k8s: $(STAMP)
+	mkdir -p deploy/k8s/rendered
+	for o in paper live; do $(VENV)/bin/kubectl kustomize deploy/k8s/$$o > deploy/k8s/rendered/$$o.yaml; done
 
 clean:
 	rm -rf $(VENV) tools/node_modules .pytest_cache .ruff_cache .hypothesis

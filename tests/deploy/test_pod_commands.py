@@ -1,0 +1,119 @@
+"""Every container of the rendered overlays, started here as the process it would be in the pod.
+
+Same module, same flags, same POLYARB_* environment; only what cannot exist on this machine is mapped:
+listen addresses become 127.0.0.1:0, peers and venues a closed local port, and the mounted Secret files
+temporary files with the mode the kubelet gives them (defaultMode 0400 + fsGroup = 0440). So the live
+executor's refusal of a key file others can read, the paper venue's creds parsing and every flag value
+are exercised for real. Then health must answer SERVING without the control token, as a kubelet probe does.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import secrets
+import urllib.parse
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+pytestmark = pytest.mark.integration
+
+LISTEN = ("grpc-addr", "metrics-addr", "ws-addr", "http-addr")
+PEERS = ("ingest-addr", "executor-addr")
+URLS = ("ws-url", "clob-url")
+CLOSED = "127.0.0.1:9"  # discard: nothing listens there
+# a throwaway secp256k1 key (the well-known first Hardhat test account), never used for anything real
+TEST_KEY = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+def local_url(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((parts.scheme, CLOSED, parts.path, parts.query, parts.fragment))
+
+
+class PodFiles:
+    """Stands in for the pod's mounts: Secret items as files with the kubelet's mode, volumes as directories."""
+
+    def __init__(self, root: pathlib.Path) -> None:
+        self.root = root
+
+    def secret(self, path: str, mode: int) -> str:
+        name = pathlib.PurePosixPath(path).name
+        content = {
+            "private-key": TEST_KEY + "\n",
+            "api-creds.json": json.dumps({"apiKey": "00000000-0000-4000-8000-000000000000",
+                                          "secret": "c2VjcmV0LWFwaS1rZXktdmFsdWUtZm9yLXRlc3Rz",
+                                          "passphrase": "paper-passphrase"}),
+            "token": secrets.token_hex(16) + "\n",
+        }[name]
+        local = self.root / "secrets" / path.strip("/").replace("/", "_")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_text(content)
+        local.chmod(mode)
+        return str(local)
+
+    def writable(self, path: str) -> str:
+        local = self.root / "volumes" / path.strip("/")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        return str(local)
+
+
+def secret_file_mode(template: dict, container: dict, path: str) -> int:
+    """The mode the kubelet gives a Secret file: the volume's defaultMode, plus group read with an fsGroup."""
+    volumes = {v["name"]: v for v in template["spec"].get("volumes", [])}
+    for mount in container.get("volumeMounts", []):
+        if path.startswith(mount["mountPath"].rstrip("/") + "/") and "secret" in volumes[mount["name"]]:
+            mode = volumes[mount["name"]]["secret"].get("defaultMode", 0o644)
+            if template["spec"].get("securityContext", {}).get("fsGroup") is not None:
+                mode |= 0o440
+            return mode
+    raise AssertionError(f"{container['name']}: {path} is not on a Secret volume")
+
+
+def local_command(template: dict, container: dict, files: PodFiles) -> tuple[str, list[str], dict[str, str]]:
+    """(module, args, env) of a rendered container, mapped onto this machine."""
+
+    def mapped(name: str, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if name in LISTEN:
+            return "127.0.0.1:0"
+        if name in PEERS:
+            return CLOSED
+        if name in URLS:
+            return local_url(value)
+        if value.startswith("/var/run/secrets/"):
+            return files.secret(value, secret_file_mode(template, container, value))
+        if value.startswith("/var/lib/polyarb/"):
+            return files.writable(value)
+        assert not value.startswith("/"), f"{container['name']}: unmapped path --{name}={value}"
+        return value
+
+    args = []
+    for arg in container.get("args", []):
+        name, sep, value = arg[2:].partition("=")
+        assert sep, f"{container['name']}: write flags as --name=value ({arg})"
+        args.append(f"--{name}={mapped(name, value)}")
+    env = {}
+    for entry in container.get("env", []):
+        flag = entry["name"].removeprefix("POLYARB_").lower().replace("_", "-")
+        env[entry["name"]] = mapped(flag, entry["value"])
+    return container["command"][2], args, env
+
+
+@pytest.mark.parametrize("overlay_name", ["paper", "live"])
+def test_every_rendered_container_starts_and_reports_serving(overlay_name, rendered, start_service, tmp_path):
+    overlay = rendered[overlay_name]
+    files = PodFiles(tmp_path)
+    for _workload, template, container in overlay.containers():
+        module, args, env = local_command(template, container, files)
+        service = start_service(module, args, env)  # waits for "serving"; a bad flag or file exits 2 first
+        with grpc.insecure_channel(service.grpc_addr) as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING, f"{overlay_name} {container['name']}"
+        mode = next((e["value"] for e in container.get("env", []) if e["name"] == "POLYARB_MODE"), None)
+        if mode:
+            serving = next(e for e in service.log_entries() if e.get("msg") == "serving")
+            assert serving["mode"] == mode
