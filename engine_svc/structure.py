@@ -11,7 +11,8 @@ not an arbitrage. Decision: the *structure* refuses them; the evaluation never h
 proto lets us check is enforced here: every member of an OutcomeSet must be `neg_risk` (only a
 neg-risk event guarantees that exactly one YES resolves), with at least two distinct markets. A set
 flagged `neg_risk_augmented` (Gamma's negRiskAugmented: an implicit "Other" outcome) is refused too;
-the CLI that builds structures from Gamma sets that flag.
+the CLI that builds structures from Gamma (polyarb/ctl/gamma.py) skips such events
+before they get here, and the engine refuses a set flagged anyway.
 """
 
 from __future__ import annotations

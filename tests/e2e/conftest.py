@@ -64,10 +64,12 @@ def _entry(service, key: str) -> str:
 def pipeline_factory(start_service, tmp_path):
     def start(scenario: str = "manual", venue_args: tuple[str, ...] = (), executor_args: tuple[str, ...] = (),
               ingest_args: tuple[str, ...] = ()):
-        key = tmp_path / "key.hex"
+        run_dir = tmp_path / f"pipeline-{len(list(tmp_path.glob('pipeline-*')))}"  # one folder per pipeline
+        run_dir.mkdir()
+        key = run_dir / "key.hex"
         key.write_text(os.urandom(32).hex())
         key.chmod(0o600)
-        creds = tmp_path / "creds.json"
+        creds = run_dir / "creds.json"
         creds.write_text(json.dumps({"apiKey": str(uuid.uuid4()),
                                      "secret": base64.urlsafe_b64encode(os.urandom(32)).decode(),
                                      "passphrase": os.urandom(8).hex()}))
@@ -80,7 +82,7 @@ def pipeline_factory(start_service, tmp_path):
         ingest = start_service("ingest_svc", ["--ws-url", "ws://" + _entry(venue, "ws_addr") + "/ws/market",
                                               *ingest_args], env)
         executor = start_service("executor_svc", ["--mode", "paper", "--clob-url", http, "--journal",
-                                                  str(tmp_path / "journal.sqlite"), "--private-key-file", str(key),
+                                                  str(run_dir / "journal.sqlite"), "--private-key-file", str(key),
                                                   "--api-creds-file", str(creds), *executor_args], env)
         engine = start_service("engine_svc", ["--ingest-addr", ingest.grpc_addr, "--executor-addr",
                                               executor.grpc_addr], env)

@@ -1,0 +1,465 @@
+"""polyarbctl (`python -m polyarb.ctl`): the operator's control CLI over the services' gRPC APIs.
+
+Every command is a few RPCs from CONTRACT.md; what to send is built by the pure modules next to this
+one (gamma.py, documents.py) and what comes back is shown by render.py.
+
+Exit status: 0 done; 1 a service could not be reached, refused the request or failed; 2 bad usage or
+an unusable input file (nothing was sent); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import pathlib
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, NoReturn
+
+import grpc
+from google.protobuf.message import Message
+
+from polyarb.ctl import documents, gamma, render
+from polyarb.ctl.documents import InputError
+from polyarb.ctl.results import Cursor, ResultsStalled, follow, read_until
+from polyarb.runtime import config
+from polyarb.runtime.auth import insecure_channel
+from polyarb.v1 import (
+    engine_pb2,
+    engine_pb2_grpc,
+    executor_pb2,
+    executor_pb2_grpc,
+    ingest_pb2,
+    ingest_pb2_grpc,
+    venue_pb2,
+    venue_pb2_grpc,
+)
+
+PROG = "polyarbctl"
+SERVICES = ("ingest", "engine", "executor", "venue")
+# where a service started with its defaults (and `make run`) listens
+# polyarb.runtime.server.DEFAULT_PORTS (a test keeps them equal; importing server here would pull in the
+# metrics stack and slow every start of the CLI)
+DEFAULT_ADDRS = {
+    "ingest": "127.0.0.1:50051",
+    "engine": "127.0.0.1:50052",
+    "executor": "127.0.0.1:50053",
+    "venue": "127.0.0.1:50054",
+}
+STUBS: dict[str, Callable[[Any], Any]] = {
+    "ingest": ingest_pb2_grpc.IngestStub,
+    "engine": engine_pb2_grpc.EngineStub,
+    "executor": executor_pb2_grpc.ExecutorStub,
+    "venue": venue_pb2_grpc.PaperVenueStub,
+}
+STATUS_REQUESTS: dict[str, Callable[[], Message]] = {
+    "ingest": ingest_pb2.GetIngestStatusRequest,
+    "engine": engine_pb2.GetEngineStatusRequest,
+    "executor": executor_pb2.GetExecutorStatusRequest,
+    "venue": venue_pb2.GetVenueStatusRequest,
+}
+CONFIG_TYPES: dict[str, Callable[[], Message]] = {
+    "engine": engine_pb2.EngineConfig,
+    "executor": executor_pb2.ExecutorConfig,
+}
+
+
+Handler = Callable[["Client", argparse.Namespace], Awaitable[int]]
+
+
+class CtlError(Exception):
+    """A failure to report as one line; exit status 1."""
+
+
+# -- talking to the services --------------------------------------------------------------------------
+
+
+def describe_rpc_error(service: str, addr: str, exc: grpc.aio.AioRpcError, token_set: bool, timeout_s: float) -> str:
+    code, details = exc.code(), " ".join((exc.details() or "").split())
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        if token_set:
+            return (f"unauthenticated: {service} at {addr} refused the control token; check "
+                    f"{config.TOKEN_ENV} or --control-token-file")
+        return (f"unauthenticated: set {config.TOKEN_ENV} (or --control-token-file) to the services' control "
+                f"token; {service} at {addr} requires it")
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return f"cannot reach {service} at {addr}: {details}"
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"{service} at {addr} did not answer within {timeout_s:g}s"
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return f"{service} refused: {details}"
+    return f"{service} at {addr} failed: {code.name}: {details}"
+
+
+class Client:
+    """Addresses, control token and timeout: every RPC of one run goes through here."""
+
+    def __init__(self, addrs: dict[str, str], token: str | None, timeout_s: float) -> None:
+        self.addrs = addrs
+        self.token = token
+        self.timeout_s = timeout_s
+
+    def describe(self, service: str, exc: grpc.aio.AioRpcError) -> str:
+        return describe_rpc_error(service, self.addrs[service], exc, bool(self.token), self.timeout_s)
+
+    @contextlib.asynccontextmanager
+    async def stub(self, service: str) -> AsyncIterator[Any]:
+        """A stub on a fresh channel; a gRPC failure inside becomes a one-line CtlError."""
+        async with insecure_channel(self.addrs[service], self.token) as channel:
+            try:
+                yield STUBS[service](channel)
+            except grpc.aio.AioRpcError as exc:
+                raise CtlError(self.describe(service, exc)) from None
+
+    async def status(self, service: str) -> Any:
+        async with self.stub(service) as stub:
+            return await stub.GetStatus(STATUS_REQUESTS[service](), timeout=self.timeout_s)
+
+    async def call(self, service: str, method: str, request: Message) -> Any:
+        async with self.stub(service) as stub:
+            return await getattr(stub, method)(request, timeout=self.timeout_s)
+
+    async def trade_results(self, from_seq: int) -> AsyncIterator[executor_pb2.TradeResult]:
+        """Results after `from_seq`, then live; gRPC errors are raised as they are (the reader decides)."""
+        async with insecure_channel(self.addrs["executor"], self.token) as channel:
+            call = executor_pb2_grpc.ExecutorStub(channel).StreamTradeResults(
+                executor_pb2.StreamTradeResultsRequest(from_seq=from_seq)
+            )
+            async for result in call:
+                yield result
+
+
+# -- output -------------------------------------------------------------------------------------------
+
+
+def say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def warn(line: str) -> None:
+    print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+
+
+def say_json(data: Any, indent: int | None = 2) -> None:
+    say(json.dumps(data, indent=indent, separators=None if indent else (",", ":")))
+
+
+# -- commands -----------------------------------------------------------------------------------------
+
+
+async def cmd_status(client: Client, args: argparse.Namespace) -> int:
+    services = args.services or list(SERVICES)
+
+    async def one(service: str) -> tuple[str, Any, str | None]:
+        try:
+            return service, await client.status(service), None
+        except CtlError as exc:
+            return service, None, str(exc)
+
+    answers = await asyncio.gather(*(one(s) for s in dict.fromkeys(services)))
+    if args.json:
+        say_json({s: documents.to_dict(msg) if msg is not None else {"error": err} for s, msg, err in answers})
+    else:
+        now_ns = time.time_ns()
+        for service, msg, err in answers:
+            addr = client.addrs[service]
+            lines = render.status_lines(service, addr, msg, now_ns) if msg is not None else \
+                render.unreachable_lines(service, addr, err or "")
+            for line in lines:
+                say(line)
+    return 1 if any(err for _, _, err in answers) else 0
+
+
+async def cmd_trading(client: Client, args: argparse.Namespace) -> int:
+    enabled = args.command == "enable"
+    request = executor_pb2.SetTradingEnabledRequest(enabled=enabled, reason=args.reason)
+    state = await client.call("executor", "SetTradingEnabled", request)
+    if args.json:
+        say_json(documents.to_dict(state))
+    else:
+        say(render.trading_line(state))
+    return 0
+
+
+async def push_structure(client: Client, structure: engine_pb2.MarketStructure, as_json: bool) -> int:
+    response = await client.call("engine", "UpdateMarketStructure", structure)
+    if as_json:
+        say_json(documents.to_dict(response))
+    else:
+        say(render.structure_line(response))
+    return 0
+
+
+async def cmd_structure_push(client: Client, args: argparse.Namespace) -> int:
+    structure = documents.structure_message(documents.load_document(args.file), str(args.file))
+    if args.version is not None:
+        structure.version = args.version
+    return await push_structure(client, structure, args.json)
+
+
+def load_gamma_events(path: pathlib.Path) -> list[Any]:
+    """A saved `GET /events` answer (a list) or `GET /events/slug/<slug>` answer (one event)."""
+    data = documents.load_document(path)
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict) and "markets" in data:
+        return [data]
+    raise InputError(f"{path}: expected a list of Gamma events or one event object")
+
+
+async def cmd_structure_from_gamma(client: Client, args: argparse.Namespace) -> int:
+    events = [event for path in args.files for event in load_gamma_events(path)]
+    version = args.version
+    if version is None:
+        # versions only label structures in status and logs; when pushing, make the new one the next
+        version = (await client.status("engine")).structure_version + 1 if args.push else 1
+    structure, warnings = gamma.structure_from_gamma(events, version)
+    for line in warnings:
+        warn(f"warning: {line}")
+    summary = f"{len(structure.trios)} trio(s), {len(structure.sets)} set(s), version {structure.version}"
+    if not structure.trios and not structure.sets:
+        if args.push:
+            # an empty structure would replace the running one with nothing
+            raise CtlError("nothing to push: the events gave no trios and no sets")
+        warn("warning: the events gave no trios and no sets")
+    text = json.dumps(documents.to_dict(structure), indent=2) + "\n"
+    if args.out is not None:
+        try:
+            args.out.write_text(text)
+        except OSError as exc:
+            raise InputError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+        warn(f"wrote {args.out}: {summary}")
+    elif not args.push:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    if args.push:
+        return await push_structure(client, structure, as_json=False)
+    return 0
+
+
+async def cmd_balance(client: Client, args: argparse.Namespace) -> int:
+    if args.balance_command == "set":
+        if args.inventory is not None:
+            inventory = documents.inventory_map(documents.load_document(args.inventory), str(args.inventory))
+        elif args.keep_inventory:
+            inventory = dict((await client.status("executor")).balance.inventory)
+        else:
+            inventory = {}
+        request = executor_pb2.UpdateBalanceRequest(collateral=args.collateral, inventory=inventory)
+        balance = await client.call("executor", "UpdateBalance", request)
+    else:
+        balance = (await client.status("executor")).balance
+    if args.json:
+        say_json(documents.to_dict(balance))
+    else:
+        for line in render.balance_lines(balance):
+            say(line)
+    return 0
+
+
+async def cmd_results(client: Client, args: argparse.Namespace) -> int:
+    def emit(result: executor_pb2.TradeResult) -> None:
+        if args.json:
+            say_json(documents.to_dict(result), indent=None)
+        else:
+            say(render.result_line(result))
+
+    cursor = Cursor(args.from_seq)
+    try:
+        if args.follow:
+            await follow(client.trade_results, cursor, emit, report=warn)
+        else:
+            # "what is there": up to the journal's last seq at the moment of asking, then stop
+            last_seq = (await client.status("executor")).last_seq
+            await read_until(client.trade_results, cursor, last_seq, emit, idle_timeout_s=client.timeout_s)
+    except grpc.aio.AioRpcError as exc:
+        raise CtlError(client.describe("executor", exc)) from None
+    except ResultsStalled as exc:
+        raise CtlError(f"executor at {client.addrs['executor']}: {exc}") from None
+    return 0
+
+
+async def cmd_config(client: Client, args: argparse.Namespace) -> int:
+    service = args.service
+    if args.settings:
+        documents.apply_settings(CONFIG_TYPES[service](), args.settings)  # usage errors before any RPC
+    current = (await client.status(service)).config
+    if args.settings:
+        # read-modify-write: UpdateConfig replaces the whole config, and the contract has no compare-and-set
+        current = await client.call(service, "UpdateConfig", documents.apply_settings(current, args.settings))
+    if args.json:
+        say_json(documents.to_dict(current))
+    else:
+        for line in render.config_lines(current):
+            say(line)
+    return 0
+
+
+# -- arguments ----------------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad usage: one line on stderr, exit 2 (as the services do)."""
+
+    def error(self, message: str) -> NoReturn:
+        config.fail(PROG, message)
+
+
+def _typed(parse: Callable[[str], Any], name: str) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = name
+    return convert
+
+
+def _service_name(text: str) -> str:
+    if text not in SERVICES:
+        raise ValueError(f"invalid choice: {text!r} (choose from {', '.join(SERVICES)})")
+    return text
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"must be >= 0, got {value}")
+    return value
+
+
+def _add_connection_flags(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Accepted before and after the command; on the command's parser they override only when given."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    group = parser.add_argument_group("connection")
+    for service in SERVICES:
+        group.add_argument(
+            f"--{service}-addr",
+            dest=f"{service}_addr",
+            metavar="HOST:PORT",
+            type=_typed(config.host_port, f"{service}-addr"),
+            default=default(DEFAULT_ADDRS[service]),
+            help=f"{service} gRPC address (default {DEFAULT_ADDRS[service]})",
+        )
+    group.add_argument(
+        "--control-token-file",
+        metavar="PATH",
+        type=_typed(config.readable_file, "control-token-file"),
+        default=default(None),
+        help=f"file holding the control token (else env {config.TOKEN_ENV})",
+    )
+    group.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_typed(config.non_negative_float, "timeout"),
+        default=default(5.0),
+        help="deadline of each call (default 5)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Control the polyarb services: status, trading switch, market structure, balance, results, "
+        "config.",
+        epilog=f"The control token comes from --control-token-file or env {config.TOKEN_ENV}. Exit status: 0 done, "
+        "1 a service was unreachable, refused or failed, 2 bad usage or input file, 130 interrupted.",
+    )
+    _add_connection_flags(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def leaf(parent: Any, name: str, handler: Handler, help_text: str, json_flag: bool = True) -> _Parser:
+        sub = parent.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        _add_connection_flags(sub, suppress=True)
+        if json_flag:
+            sub.add_argument("--json", action="store_true", help="machine-readable output (proto3 JSON)")
+        return sub
+
+    status = leaf(commands, "status", cmd_status, "GetStatus of each service")
+    # no `choices=`: with nargs="*" Python 3.11 checks the empty default against them and fails (bpo-9625)
+    status.add_argument("services", nargs="*", type=_typed(_service_name, "SERVICE"), metavar="SERVICE",
+                        help=f"any of {', '.join(SERVICES)} (default: all)")
+
+    for name, verb in (("enable", "enable"), ("disable", "disable")):
+        sub = leaf(commands, name, cmd_trading, f"{verb} trading (executor SetTradingEnabled)")
+        sub.add_argument("--reason", default=f"polyarbctl {name}", help="recorded with the switch")
+
+    structure = commands.add_parser("structure", help="push a market structure or build one from Gamma events")
+    structure_commands = structure.add_subparsers(dest="structure_command", metavar="SUBCOMMAND", required=True)
+    push = leaf(structure_commands, "push", cmd_structure_push,
+                "push a MarketStructure file (proto3 JSON shape; .yaml/.yml read as YAML)")
+    push.add_argument("file", type=pathlib.Path, metavar="FILE")
+    push.add_argument("--version", type=_typed(_non_negative_int, "version"), help="override the file's version")
+    from_gamma = leaf(structure_commands, "from-gamma", cmd_structure_from_gamma,
+                      "build a MarketStructure from saved Gamma events JSON", json_flag=False)
+    from_gamma.add_argument("files", type=pathlib.Path, nargs="+", metavar="FILE",
+                            help="GET /events answers (a list) or single events")
+    from_gamma.add_argument("--out", type=pathlib.Path, metavar="OUT", help="write the JSON here, not to stdout")
+    from_gamma.add_argument("--version", type=_typed(_non_negative_int, "version"),
+                            help="structure version (default 1, or the engine's + 1 with --push)")
+    from_gamma.add_argument("--push", action="store_true", help="push the result to the engine")
+
+    balance = leaf(commands, "balance", cmd_balance, "show the executor's balance, or `balance set` it")
+    balance_commands = balance.add_subparsers(dest="balance_command", metavar="SUBCOMMAND")
+    balance_set = leaf(balance_commands, "set", cmd_balance,
+                       "replace collateral and the whole inventory (UpdateBalance)")
+    balance_set.add_argument("--collateral", required=True, type=_typed(config.non_negative_float, "collateral"),
+                             help="pUSD")
+    held = balance_set.add_mutually_exclusive_group()
+    held.add_argument("--inventory", type=pathlib.Path, metavar="FILE",
+                      help="JSON/YAML mapping token id -> shares (default: no inventory)")
+    held.add_argument("--keep-inventory", action="store_true", help="keep the inventory the executor holds now")
+
+    results = leaf(commands, "results", cmd_results,
+                   "trade results from the executor's journal (one JSON object a line with --json)")
+    results.add_argument("--from-seq", type=_typed(_non_negative_int, "from-seq"), default=0, metavar="N",
+                         help="print results with seq > N (default 0: all)")
+    results.add_argument("--follow", action="store_true",
+                         help="keep streaming; reconnect with backoff and resume after the last seq printed")
+
+    cfg = leaf(commands, "config", cmd_config, "show a service's config, or change fields of it (UpdateConfig)")
+    cfg.add_argument("service", choices=tuple(CONFIG_TYPES), metavar="SERVICE", help="engine or executor")
+    cfg.add_argument("--set", dest="settings", action="append", default=[], metavar="FIELD=VALUE",
+                     help="change one field (repeatable); the rest stays as it is")
+    return parser
+
+
+# -- entry point --------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.timeout <= 0:
+        config.fail(PROG, "--timeout must be > 0")
+    try:
+        token = config.load_control_token(args)
+    except (OSError, config.ConfigError) as exc:
+        config.fail(PROG, str(exc))
+    client = Client({s: getattr(args, f"{s}_addr") for s in SERVICES}, token, args.timeout)
+    try:
+        return asyncio.run(args.handler(client, args))
+    except InputError as exc:
+        warn(f"error: {exc}")
+        return 2
+    except CtlError as exc:
+        warn(f"error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        return 0 if getattr(args, "follow", False) else 130  # Ctrl-C is how one stops --follow
+    except BrokenPipeError:
+        # the reader went away (`... | head`): nothing left to say; keep Python from complaining at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
