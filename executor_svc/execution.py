@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from executor_svc import metrics
 from executor_svc.breaker import CircuitBreaker
 from executor_svc.clob import MATCHED, BatchFate, BatchReply, ClobClient, ReconcileError
-from executor_svc.deny import Denial
-from executor_svc.journal import Journal
-from executor_svc.ledger import Ledger
+from executor_svc.deny import Denial, DenyReason
+from executor_svc.journal import Journal, JournalError
+from executor_svc.ledger import Ledger, LedgerError
 from executor_svc.orders import OrderSide, batch_body, build_order, order_parties, order_to_wire, salt_from
 from executor_svc.plan import TradePlan, plan_trade
 from executor_svc.reconcile import PAYOUT_BY_STRATEGY, leg_cost, outcome_for, reconciled_result, venue_fill
@@ -109,7 +109,12 @@ class Executor:
                 log.debug("signal denied", extra={"signal_id": signal.signal_id, "reason": str(plan.reason),
                                                   "detail": plan.detail})
             return plan
-        self.ledger.reserve(plan.signal_id, plan.collateral, plan.inventory)
+        try:
+            self.ledger.reserve(plan.signal_id, plan.collateral, plan.inventory)
+        except LedgerError as exc:  # plan_trade sized against this same ledger: this is a bug, deny safely
+            errors("reserve", "reservation refused after planning", level=logging.ERROR, error=str(exc)[:200])
+            metrics.SIGNALS_DENIED.labels("internal").inc()
+            return Denial(DenyReason.BAD_SIGNAL, f"internal: {exc}"[:200])
         self.in_flight[plan.instance_id] = plan.signal_id
         return plan
 
@@ -138,7 +143,14 @@ class Executor:
                    error=repr(exc)[:300])
             result = self._result(plan, executor_pb2.OUTCOME_REJECTED, [], error=f"internal: {exc!r}"[:300])
         result.trace.CopyFrom(trace)
-        stored = self._record(plan, result)
+        try:
+            stored = self._record(plan, result)
+        except JournalError as exc:
+            # a result that cannot be made durable must not be followed by more trades: stop, say why
+            self.set_trading(False, f"journal write failed: {exc}"[:200])
+            errors("journal", "trade result could not be journaled; trading disabled", level=logging.CRITICAL,
+                   signal_id=plan.signal_id, outcome=OUTCOME_NAMES[result.outcome], error=str(exc)[:200])
+            return
         on_done(stored)
 
     def _sign(self, plan: TradePlan) -> list[SignedOrder]:

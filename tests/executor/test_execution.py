@@ -255,3 +255,14 @@ async def test_dry_run_signs_posts_nothing_and_fills_at_signal_prices(clob, tmp_
 
 def _config(core: Executor) -> dict:
     return {f.name: getattr(core.config, f.name) for f in core.config.DESCRIPTOR.fields}
+
+
+async def test_a_result_the_journal_cannot_store_stops_trading(clob, executor):
+    executor.journal.close()  # any later append fails
+    decision = executor.accept(trio_signal(), time.time_ns())
+    done = []
+    executor.start(decision, trio_signal(), time.time_ns(), done.append)
+    await executor.drain(5)
+    assert done == []  # no "done" for a result that is not durable
+    assert not executor.trading_enabled and "journal" in executor.trading_reason
+    assert executor.ledger.reserved() > 0  # what it may have spent stays reserved
