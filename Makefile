@@ -5,16 +5,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TOOLS_STAMP := tools/node_modules/.installed
+SHELL_CLIENT_STAMP := shell_client/node_modules/.installed
 PROTOS := $(wildcard proto/polyarb/v1/*.proto)
 
-.PHONY: all run test gen lint bench clean help venv tools k8s
+.PHONY: all run test gen lint bench bench-quick clean help venv tools k8s shell-client
 
 help:
 	@echo "make run    - the whole pipeline on the local paper venue"
-	@echo "make test   - every test (creates .venv and installs everything first)"
-	@echo "make gen    - regenerate the stubs from proto/ (Python now, TypeScript with shell_client)"
+	@echo "make test   - every test, Python then shell_client (creates .venv, installs everything first)"
+	@echo "make gen    - regenerate the stubs from proto/ (Python, and TypeScript for shell_client)"
 	@echo "make lint   - ruff + buf lint"
 	@echo "make bench  - benchmarks (writes bench/results/)"
+	@echo "make bench-quick - a 60-second subset of the benchmarks"
 	@echo "make clean  - remove .venv, node_modules and caches"
 
 # The venv is rebuilt only when pyproject.toml changes, so a second `make test` starts at once.
@@ -28,19 +30,26 @@ $(TOOLS_STAMP): tools/package.json tools/package-lock.json
 	cd tools && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# shell_client/: the npm package the NestJS shell imports; its ts-proto is also `make gen`'s TypeScript plugin.
+$(SHELL_CLIENT_STAMP): shell_client/package.json shell_client/package-lock.json
+	cd shell_client && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 venv: $(STAMP)
 tools: $(TOOLS_STAMP)
+shell-client: $(SHELL_CLIENT_STAMP)
 
 # One target regenerates every generated file from proto/. Output is committed; a test checks drift.
-gen: $(STAMP)
+gen: $(STAMP) $(SHELL_CLIENT_STAMP)
 	$(PY) tools/codegen.py
 
 lint: $(STAMP) $(TOOLS_STAMP)
 	$(VENV)/bin/ruff check .
 	tools/node_modules/.bin/buf lint
 
-test: $(STAMP) $(TOOLS_STAMP)
+test: $(STAMP) $(TOOLS_STAMP) $(SHELL_CLIENT_STAMP)
 	$(PY) -m pytest
+	cd shell_client && npm test
 
 run: $(STAMP)
 	$(PY) -m polyarb.run
@@ -48,11 +57,14 @@ run: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+bench-quick: $(STAMP)
+	$(PY) -m bench --quick
+
 # Render the Kubernetes overlays (kustomize through the pinned kubectl wheel) for review or kubectl apply.
 k8s: $(STAMP)
 	mkdir -p deploy/k8s/rendered
 	for o in paper live; do $(VENV)/bin/kubectl kustomize deploy/k8s/$$o > deploy/k8s/rendered/$$o.yaml; done
 
 clean:
-	rm -rf $(VENV) tools/node_modules .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) tools/node_modules shell_client/node_modules shell_client/dist .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

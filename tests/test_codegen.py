@@ -46,6 +46,35 @@ def test_drift_check_catches_a_hand_edit(tmp_path):
     assert drift(edited, fresh) == ["differs: ingest_pb2.pyi"]
 
 
+def require_ts_proto(codegen) -> None:
+    if not codegen.TS_PROTO_PLUGIN.exists():
+        pytest.fail("shell_client/node_modules is missing: run the tests through `make test`, which installs it")
+
+
+def test_committed_typescript_stubs_match_a_fresh_generation(tmp_path):
+    codegen = load_codegen()
+    require_ts_proto(codegen)
+    fresh = codegen.generate_typescript(tmp_path)
+    assert drift(codegen.TS_OUT, fresh) == [], "run `make gen` and commit the result"
+
+
+def test_typescript_drift_check_catches_a_hand_edit(tmp_path):
+    codegen = load_codegen()
+    require_ts_proto(codegen)
+    fresh = codegen.generate_typescript(tmp_path / "fresh")
+    edited = tmp_path / "edited"
+    shutil.copytree(codegen.TS_OUT, edited)
+    target = edited / "executor.ts"
+    target.write_text(target.read_text().replace("seq: string;", "seq: number;", 1))
+    assert drift(edited, fresh) == ["differs: executor.ts"]
+
+
+def test_the_shell_client_ships_the_current_protos():
+    """shell_client loads its own copy of proto/ at run time (the npm package cannot reach ../proto)."""
+    codegen = load_codegen()
+    assert drift(codegen.SHIPPED_PROTOS, codegen.PROTO_ROOT / "polyarb" / "v1") == [], "run `make gen`"
+
+
 def test_buf_lint_is_clean():
     buf = ROOT / "tools" / "node_modules" / ".bin" / "buf"
     if not buf.exists():
