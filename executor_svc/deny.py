@@ -49,7 +49,7 @@ class DenyReason(StrEnum):
     BAD_SIGNAL = "bad_signal"
     TOO_MANY_LEGS = "too_many_legs"  # more legs than one POST /orders batch holds (15)
     OFF_TICK = "off_tick"  # a leg price not on its tick grid
-    SIGNAL_TOO_OLD = "signal_too_old"  # |now - sent| > max_signal_age_ms (a future stamp is clock skew)
+    SIGNAL_TOO_OLD = "signal_too_old"  # |now - frame arrival| > max_signal_age_ms (a future stamp is clock skew)
     IN_FLIGHT = "in_flight"  # the instance already has a set being executed
     DUPLICATE_SIGNAL = "duplicate_signal"  # this signal id already holds a reservation
     UNPROFITABLE = "unprofitable"  # even at the signal's own prices, fees make the set miss min_profit_abs
@@ -100,14 +100,24 @@ def _bad(detail: str) -> Denial:
 
 
 def signal_sent_ns(signal: executor_pb2.Signal) -> int:
-    """When the signal left the engine; the engine's receive time or the frame's as fallbacks; 0 if none."""
+    """How old the market data behind a signal is measured from: when its WebSocket frame arrived,
+    else when the engine received it, else when the engine sent the signal; 0 if none.
+
+    The frame's arrival, not the engine's send time: under load a frame can queue in ingest and in
+    the engine for longer than max_signal_age_ms, and a signal sent promptly from a frame that old is
+    still a trade on an old book (measured at 5K frames/s: 0.4 s old, none denied, with the send time)."""
     trace = signal.trace
-    return trace.signal_sent_ns or trace.engine_recv_ns or trace.ws_recv_ns
+    return trace.ws_recv_ns or trace.engine_recv_ns or trace.signal_sent_ns
+
+
+# Share counts are read up to this: a larger size or minimum (a signal's size is only a cap, sizing.py
+# caps a set at 100 000 shares) changes nothing, and from about 1.8e306 on, x 100 overflows to inf.
+_MAX_SHARES = 1e12
 
 
 def hundredths_of(shares: float) -> int:
     """Whole hundredths of a share in `shares` (finite, >= 0), tolerant of float noise: 0.29 is 29."""
-    return math.floor(shares * 100.0 + 1e-6)
+    return math.floor(min(shares, _MAX_SHARES) * 100.0 + 1e-6)
 
 
 def check_signal(
@@ -190,7 +200,7 @@ def check_signal(
                 price,
                 ticks,
                 grid,
-                math.ceil(min_size * 100.0 - 1e-6),  # 5 shares is 500; 4.999999999 is noise for 500 too
+                math.ceil(min(min_size, _MAX_SHARES) * 100.0 - 1e-6),  # 5 shares is 500; 4.999999999 too
                 fee_rate_bps / BPS,
                 fee_rate_bps,
                 leg.neg_risk,
