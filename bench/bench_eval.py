@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import gc
 import random
-import statistics
 import time
 
+from bench.stats import summarize
 from engine_svc.settings import default_config, validate_config
 from engine_svc.strategies import Evaluator, to_signal
 from engine_svc.structure import compile_structure
@@ -57,14 +57,7 @@ def _tob(token: str, ask: float) -> ingest_pb2.TopOfBook:
 
 
 def _summary(samples_ns: list[int]) -> dict:
-    samples = sorted(s / 1000.0 for s in samples_ns)
-    return {
-        "unit": "us",
-        "p50": samples[len(samples) // 2],
-        "p99": samples[min(len(samples) - 1, int(len(samples) * 0.99))],
-        "mean": statistics.fmean(samples),
-        "n": len(samples),
-    }
+    return summarize(samples_ns, "us", 1e-3)
 
 
 def _updates(instances: int, n: int, asks: tuple[float, float]) -> list[ingest_pb2.TopOfBook]:

@@ -18,10 +18,10 @@ chunks of 500 calls, so a busy machine slows them alike.
 import gc
 import json
 import random
-import statistics
 import time
 from collections.abc import Callable
 
+from bench.stats import summarize
 from ingest_svc.book import Books
 from ingest_svc.parse import BACKENDS, make_parser
 
@@ -79,14 +79,7 @@ def _books() -> Books:
 
 
 def _summary(samples_ns: list[int]) -> dict:
-    samples = sorted(s / 1000.0 for s in samples_ns)
-    return {
-        "unit": "us",
-        "p50": samples[len(samples) // 2],
-        "p99": samples[min(len(samples) - 1, int(len(samples) * 0.99))],
-        "mean": statistics.fmean(samples),
-        "n": len(samples),
-    }
+    return summarize(samples_ns, "us", 1e-3)
 
 
 def _time_side_by_side(steps: dict[str, tuple[Callable, list]], n: int, warmup: int) -> dict[str, list[int]]:

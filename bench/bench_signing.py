@@ -2,6 +2,7 @@
 
 Same inputs for all three (64 orders over both sides, every tick, neg-risk on and off, salt and
 clock fixed), and before timing anything the three signatures of every input are checked equal.
+The signing contenders are timed in alternating rounds, so load from other processes hits them alike.
 
     .venv/bin/python -m bench.bench_signing [--quick]
 
@@ -12,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import functools
-import statistics
 import time
 import types
 from collections.abc import Callable
 from decimal import Decimal
 from unittest import mock
 
+from bench.stats import summarize
 from executor_svc.clob_auth import ApiCreds, l2_headers
 from executor_svc.orders import (
     ROUNDING_CONFIG,
@@ -102,14 +103,27 @@ def _time_us(fn: Callable[[dict], object], cases: list[dict], n: int, warmup: in
         start = clock()
         fn(case)
         samples.append((clock() - start) / 1000)
-    samples.sort()
-    return {
-        "unit": "us",
-        "p50": samples[len(samples) // 2],
-        "p99": samples[min(len(samples) - 1, int(len(samples) * 0.99))],
-        "mean": statistics.fmean(samples),
-        "n": n,
-    }
+    return summarize(samples, "us")
+
+
+def _time_side_by_side(steps: dict[str, tuple[Callable[[dict], object], int]], cases: list[dict],
+                       warmup: int, rounds: int) -> dict[str, dict]:
+    """Each step's n calls split over `rounds` rounds that alternate between the steps, so a noisy
+    neighbour slows every contender alike and their ratio holds (this machine is shared)."""
+    for fn, _ in steps.values():
+        for i in range(warmup):
+            fn(cases[i % len(cases)])
+    samples: dict[str, list[float]] = {name: [] for name in steps}
+    clock = time.perf_counter_ns
+    for r in range(rounds):
+        for name, (fn, n) in steps.items():
+            out = samples[name]
+            for i in range(r * n // rounds, (r + 1) * n // rounds):
+                case = cases[i % len(cases)]
+                start = clock()
+                fn(case)
+                out.append((clock() - start) / 1000)
+    return {name: summarize(values, "us") for name, values in samples.items()}
 
 
 def run(quick: bool = False) -> dict:
@@ -133,15 +147,13 @@ def run(quick: bool = False) -> dict:
                 int(theirs.makerAmount), int(theirs.takerAmount)
             ), case
         prebuilt = {id(c): _ours(signer, c).order for c in cases}
-        results["sign_order.ours"] = _time_us(lambda c: _ours(signer, c), cases, fast_n, warmup)
-        results["sign_only.ours"] = _time_us(
-            lambda c: signer.sign(prebuilt[id(c)], neg_risk=c["neg_risk"]), cases, fast_n, warmup
-        )
-        results["sign_order.pcc2"] = _time_us(lambda c: _pcc2_sign(pcc, c), cases, slow_n, warmup // 5)
-        results["sign_only.eth_account"] = _time_us(
-            lambda c: reference_signature(prebuilt[id(c)], signer.domain(c["neg_risk"]), KEY),
-            cases, slow_n, warmup // 5,
-        )
+        results.update(_time_side_by_side({
+            "sign_order.ours": (lambda c: _ours(signer, c), fast_n),
+            "sign_only.ours": (lambda c: signer.sign(prebuilt[id(c)], neg_risk=c["neg_risk"]), fast_n),
+            "sign_order.pcc2": (lambda c: _pcc2_sign(pcc, c), slow_n),
+            "sign_only.eth_account": (
+                lambda c: reference_signature(prebuilt[id(c)], signer.domain(c["neg_risk"]), KEY), slow_n),
+        }, cases, warmup // 5, rounds=10 if quick else 40))
 
     signed = _ours(signer, cases[0])
     body = order_body(order_to_wire(signed.order, signed.signature, OWNER, "FOK"))
