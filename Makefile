@@ -4,11 +4,12 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-runtime
 TOOLS_STAMP := tools/node_modules/.installed
 SHELL_CLIENT_STAMP := shell_client/node_modules/.installed
 PROTOS := $(wildcard proto/polyarb/v1/*.proto)
 
-.PHONY: all run test gen lint bench bench-quick clean help venv tools k8s shell-client
+.PHONY: all run test gen lint bench bench-quick soak clean help venv tools k8s shell-client
 
 help:
 	@echo "make run    - the whole pipeline on the local paper venue"
@@ -17,12 +18,19 @@ help:
 	@echo "make lint   - ruff + buf lint"
 	@echo "make bench  - benchmarks (writes bench/results/)"
 	@echo "make bench-quick - a 60-second subset of the benchmarks"
+	@echo "make soak   - 10 minutes of 10K tokens at 5K frames/s; fails on RSS growth > 5 % (POLYARB_SOAK_S=180 for 3)"
 	@echo "make clean  - remove .venv, node_modules and caches"
 
 # The venv is rebuilt only when pyproject.toml changes, so a second `make test` starts at once.
-$(STAMP): pyproject.toml
+# `make run` needs only the runtime dependencies (a fresh clone is running in about a minute);
+# everything else (tests, benchmarks, deploy checks) adds the dev extras on top.
+$(RUN_STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(STAMP): $(RUN_STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
@@ -51,7 +59,7 @@ test: $(STAMP) $(TOOLS_STAMP) $(SHELL_CLIENT_STAMP)
 	$(PY) -m pytest
 	cd shell_client && npm test
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(PY) -m polyarb.run
 
 bench: $(STAMP)
@@ -59,6 +67,10 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(PY) -m bench --quick
+
+# Bounded memory soak of the paper pipeline under load (soak/__main__.py); POLYARB_SOAK_S shortens it.
+soak: $(STAMP)
+	$(PY) -m soak
 
 # Render the Kubernetes overlays (kustomize through the pinned kubectl wheel) for review or kubectl apply.
 k8s: $(STAMP)

@@ -12,7 +12,7 @@ from engine_svc.pipeline import Pipeline
 from engine_svc.structure import StructureError
 from polyarb.runtime.config import ConfigError
 from polyarb.runtime.metrics import ErrorCounter
-from polyarb.runtime.server import Registration, ServiceApp, service_info
+from polyarb.runtime.server import Registration, ServiceApp, service_info, status_details
 from polyarb.v1 import common_pb2, engine_pb2, engine_pb2_grpc
 
 errors = ErrorCounter("engine")
@@ -29,8 +29,8 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
         try:
             added, removed = self.pipeline.replace_structure(request)
         except StructureError as exc:
-            errors("bad_structure", "structure refused", reason=str(exc))
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            errors("bad_structure", "structure refused", reason=status_details(str(exc)))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, status_details(str(exc)))
         self.ingest.change(added, removed)
         structure = self.pipeline.structure
         metrics.STALE_TOKENS.set(self.pipeline.evaluator.stale_token_count())
@@ -42,8 +42,8 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
         try:
             return self.pipeline.replace_config(request)
         except ConfigError as exc:
-            errors("bad_config", "config refused", reason=str(exc))
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            errors("bad_config", "config refused", reason=status_details(str(exc)))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, status_details(str(exc)))
 
     async def GetStatus(self, request, context):
         pipeline = self.pipeline

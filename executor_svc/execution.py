@@ -5,7 +5,9 @@ CLOB client and the journal). Money rules kept here:
 - a batch is posted at most once, whatever happens (no retry path exists);
 - collateral is reserved before signing and released or consumed only on a known outcome; an UNKNOWN
   outcome keeps its reservation until reconciliation learns what the venue did;
-- every result is committed to the journal before anyone hears of it.
+- every result is committed to the journal before anyone hears of it;
+- before a batch goes on the wire its UNKNOWN result is journaled as an intent, so a process killed
+  mid-post leaves a batch to reconcile (`recover_orphans` at the next start), never one nobody knows of.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ log = logging.getLogger("executor.execution")
 errors = ErrorCounter("executor")
 
 OUTCOME_NAMES = {v: n.removeprefix("OUTCOME_").lower() for n, v in executor_pb2.Outcome.items()}
+ORPHAN_ERROR = "the executor stopped while posting: outcome unknown, reconciling"
 # statuses after which a leg cannot fill any more (NT PolymarketOrderStatus; "_<reason>" suffixes allowed)
 FINAL_UNFILLED = ("unmatched", "canceled", "cancelled", "invalid", "expired")
 
@@ -101,8 +104,14 @@ class Executor:
         """Decide before any I/O: a plan with its reservation made, or a denial. No await inside, so
         the plan and the reservation see the same ledger."""
         metrics.SIGNALS_RECEIVED.inc()
-        plan = plan_trade(signal, self.ledger, self.config, now_ns=recv_ns, trading_enabled=self.trading_enabled,
-                          circuit_open=self.breaker.is_open, in_flight_instances=self.in_flight)
+        try:
+            plan = plan_trade(signal, self.ledger, self.config, now_ns=recv_ns, trading_enabled=self.trading_enabled,
+                              circuit_open=self.breaker.is_open, in_flight_instances=self.in_flight)
+        except Exception as exc:  # a bug must cost this signal only, not the stream every other signal is on
+            errors("plan", "planning a signal failed: denied", level=logging.ERROR, signal_id=signal.signal_id[:100],
+                   error=repr(exc)[:200])
+            metrics.SIGNALS_DENIED.labels("internal").inc()
+            return Denial(DenyReason.BAD_SIGNAL, f"internal: {exc!r}"[:200])
         if isinstance(plan, Denial):
             metrics.SIGNALS_DENIED.labels(str(plan.reason)).inc()
             if log.isEnabledFor(logging.DEBUG):
@@ -169,6 +178,9 @@ class Executor:
                     trace: executor_pb2.Trace) -> executor_pb2.TradeResult:
         body = batch_body([order_to_wire(s.order, s.signature, self.identity.owner, plan.order_type)
                            for s in signed])
+        intent = self._answer_result(plan, signed, BatchReply(BatchFate.UNKNOWN, error=ORPHAN_ERROR))
+        intent.trace.CopyFrom(trace)
+        self.journal.record_intent(intent)  # JournalError: not posted (_execute rejects it)
         started = time.perf_counter()
         reply, posted_ns = await self.clob.post_orders(body, len(signed))
         metrics.POST_SECONDS.observe(time.perf_counter() - started)
@@ -274,6 +286,17 @@ class Executor:
         return stored
 
     # -- reconciliation --------------------------------------------------------------------------------
+
+    def recover_orphans(self) -> int:
+        """Batches a previous process was posting when it died: journal each as UNKNOWN, so that
+        reconciliation asks the venue what became of them. Call before trading starts."""
+        orphans = self.journal.orphan_intents()
+        for intent in orphans:
+            stored = self.journal.append(intent)
+            metrics.TRADE_RESULTS.labels(OUTCOME_NAMES[stored.outcome]).inc()
+            log.warning("a batch was on the wire when the executor stopped: journaled as unknown, reconciling",
+                        extra={"seq": stored.seq, "signal_id": stored.signal_id})
+        return len(orphans)
 
     async def reconcile_once(self) -> int:
         """Ask the venue about every unresolved order; journal a result for each UNKNOWN one now final.

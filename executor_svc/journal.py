@@ -64,6 +64,11 @@ CREATE TABLE IF NOT EXISTS pending (
     resolved_ns INTEGER NOT NULL DEFAULT 0,  -- 0 while unresolved
     resolved_seq INTEGER NOT NULL DEFAULT 0  -- the result that resolved it, 0 if none
 );
+CREATE TABLE IF NOT EXISTS intents (
+    signal_id TEXT PRIMARY KEY,   -- a batch about to be posted; deleted by the append of its result
+    created_ns INTEGER NOT NULL,
+    body BLOB NOT NULL            -- the TradeResult to journal (UNKNOWN) if the process dies before it can
+);
 """
 
 
@@ -216,6 +221,7 @@ class Journal:
                 (seq, stored.signal_id, stored.recorded_ns, stored.SerializeToString()),
             )
             self._insert_pending(db, unknown_orders(stored))
+            db.execute("DELETE FROM intents WHERE signal_id = ?", (stored.signal_id,))
             db.executemany(
                 "UPDATE pending SET resolved_ns = ?, resolved_seq = ? WHERE order_hash = ? AND resolved_ns = 0",
                 [(now, seq, order_hash) for order_hash in resolves],
@@ -227,6 +233,26 @@ class Journal:
         returned = TradeResult()
         returned.CopyFrom(stored)  # the caller's copy: mutating it must not change what streams send
         return returned
+
+    def record_intent(self, unknown: TradeResult, now_ns: int | None = None) -> None:
+        """Before a batch goes on the wire: the UNKNOWN result to journal should the process die before
+        the batch's own result is appended (which deletes the intent in its transaction). Raises
+        JournalError if it cannot be stored: then the batch must not be posted."""
+        now = self._clock() if now_ns is None else now_ns
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO intents (signal_id, created_ns, body) VALUES (?, ?, ?)",
+                       (unknown.signal_id, now, unknown.SerializeToString()))
+
+    def orphan_intents(self) -> list[TradeResult]:
+        """Intents left by a process that died mid-post, oldest first (call before trading starts)."""
+        rows = self._open_db().execute("SELECT signal_id, body FROM intents ORDER BY created_ns").fetchall()
+        orphans = []
+        for signal_id, body in rows:
+            try:
+                orphans.append(TradeResult.FromString(body))
+            except DecodeError:
+                errors("journal_corrupt_row", "unreadable intent", level=logging.ERROR, signal_id=signal_id)
+        return orphans
 
     def add_pending(self, orders: Iterable[PendingOrder]) -> None:
         """Record orders to reconcile that `append` did not record itself (it does so for OUTCOME_UNKNOWN)."""

@@ -26,6 +26,9 @@ from types import MappingProxyType
 __all__ = ["Ledger", "LedgerError", "Reservation", "share_units"]
 
 _UNITS = 1_000_000  # outcome tokens have 6 decimals, like pUSD
+# The most pUSD, or shares of one token, UpdateBalance accepts: far above any real account, and far below
+# where the arithmetic in 6-decimal units or hundredths of a share overflows a float (1e308 pUSD did).
+MAX_BALANCE = 1e12
 
 
 class LedgerError(ValueError):
@@ -50,12 +53,19 @@ def _finite(name: str, value: float, *, non_negative: bool = True) -> float:
     return float(value)
 
 
-def _inventory_map(name: str, inventory: Mapping[str, float]) -> dict[str, float]:
+def _balance(name: str, value: float) -> float:
+    value = _finite(name, value)
+    if value > MAX_BALANCE:
+        raise LedgerError(f"{name} must be at most {MAX_BALANCE:.0e}, got {value!r}")
+    return value
+
+
+def _inventory_map(name: str, inventory: Mapping[str, float], check=_finite) -> dict[str, float]:
     checked: dict[str, float] = {}
     for token_id, shares in inventory.items():
         if not isinstance(token_id, str) or not token_id:
             raise LedgerError(f"{name}: token ids must be non-empty strings, got {token_id!r}")
-        checked[token_id] = _finite(f"{name}[{token_id}]", shares)
+        checked[token_id] = check(f"{name}[{token_id}]", shares)
     return checked
 
 
@@ -172,8 +182,8 @@ class Ledger:
 
     def replace(self, collateral: float, inventory: Mapping[str, float]) -> None:
         """UpdateBalance: collateral and the whole inventory map are replaced; reservations stay.
-        Raises LedgerError (and changes nothing) for a negative or non-finite figure."""
-        collateral = _finite("collateral", collateral)
-        shares = _inventory_map("inventory", inventory)
+        Raises LedgerError (and changes nothing) for a negative, non-finite or absurd (> MAX_BALANCE) figure."""
+        collateral = _balance("collateral", collateral)
+        shares = _inventory_map("inventory", inventory, _balance)
         self._collateral = collateral
         self._inventory = shares

@@ -21,7 +21,7 @@ from executor_svc.ledger import LedgerError
 from executor_svc.settings import validate_config
 from polyarb.runtime.config import ConfigError
 from polyarb.runtime.metrics import ErrorCounter
-from polyarb.runtime.server import Registration, ServiceApp, service_info
+from polyarb.runtime.server import Registration, ServiceApp, service_info, status_details
 from polyarb.v1 import common_pb2, executor_pb2, executor_pb2_grpc
 
 log = logging.getLogger("executor")
@@ -84,16 +84,16 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
         try:
             self.core.ledger.replace(request.collateral, dict(request.inventory))
         except LedgerError as exc:
-            errors("bad_balance", "balance refused", reason=str(exc))
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            errors("bad_balance", "balance refused", reason=status_details(str(exc)))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, status_details(str(exc)))
         return self.core.balance_state()
 
     async def UpdateConfig(self, request, context):
         try:
             config = validate_config(request)
         except ConfigError as exc:
-            errors("bad_config", "config refused", reason=str(exc))
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            errors("bad_config", "config refused", reason=status_details(str(exc)))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, status_details(str(exc)))
         self.core.set_config(config)
         return config
 
@@ -143,6 +143,7 @@ async def build_app(args: argparse.Namespace, token: str | None, key: SigningKey
 
     async def start() -> None:
         nonlocal reconciler
+        core.recover_orphans()  # before serving: a batch a killed process was posting is not forgotten
         if args.mode != "dry-run":
             core.clob = ClobClient(args.clob_url, creds, identity.signer.address, core.config.http_timeout_ms)
             reconciler = asyncio.create_task(core.reconcile_forever())

@@ -65,10 +65,11 @@ def leg_amounts(buy: bool, price_units: int, grid: TickGrid, hundredths: int) ->
 
 
 def _cap(budget: float, per_share: float) -> int:
-    """Hundredths of a share `budget` pays for at `per_share` (nudged up; the exact check decides)."""
+    """Hundredths of a share `budget` pays for at `per_share` (nudged up; the exact check decides), at most
+    MAX_SET_HUNDREDTHS: a huge budget (max_exposure 1e308 meaning "no cap") overflows the quotient to inf."""
     if not budget > 0.0:
         return 0
-    return math.floor(budget * 100.0 / per_share + _CAP_NUDGE)
+    return math.floor(min(budget * 100.0 / per_share + _CAP_NUDGE, MAX_SET_HUNDREDTHS))
 
 
 def size_set(

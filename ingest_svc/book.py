@@ -18,6 +18,11 @@ Rules (venue facts from polymarket-protocol.md §1.2):
 - ``stale`` is true until the first snapshot, after a ``tick_size_change`` (the venue re-rounds the
   book; NautilusTrader drops its book until the next snapshot) and after ``mark_stale``; only a
   snapshot clears it. Level updates are still applied while stale: the snapshot replaces them.
+- A snapshot older than the last update a fresh book applied arrived out of order: applying it would
+  take the book back in time, keeping the book would trust updates the venue's own snapshot contradicts.
+  Neither is safe, so the book turns stale (unchanged otherwise) and the shell asks for a fresh
+  snapshot; a stale book takes the next snapshot whatever its timestamp, so a venue with an odd clock
+  cannot keep a book stale for ever.
 """
 
 from heapq import heapify, heappop, heappush
@@ -220,6 +225,9 @@ class Books:
 
     @staticmethod
     def _apply_snapshot(book: Book, snapshot: BookSnapshot) -> bool:
+        if snapshot.timestamp_ms < book.venue_ts_ms and not book.stale:
+            book.stale = True  # out of order: not applied, stale until a fresh snapshot (module doc)
+            return True
         before = book.top_key()
         book.bids.replace(snapshot.bids)
         book.asks.replace(snapshot.asks)

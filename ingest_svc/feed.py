@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from ingest_svc import metrics
 from ingest_svc.book import Books
-from ingest_svc.parse import MarketResolved, TickSizeChange, make_parser
+from ingest_svc.parse import BookSnapshot, MarketResolved, TickSizeChange, make_parser
 from ingest_svc.record import FrameWriter
 from ingest_svc.stream import Hub, Subscriber
 from ingest_svc.ws_pool import Pool
@@ -63,6 +63,9 @@ class MarketFeed:
             kind = type(event)
             if kind is TickSizeChange and event.asset_id in self.books:
                 # stale until a new snapshot, which the venue only sends on (re)subscribe or after a trade
+                self.pool.resubscribe_soon(event.asset_id)
+            elif kind is BookSnapshot and event.asset_id in self.books and self.books.book(event.asset_id).stale:
+                # a snapshot that left its book stale came out of order (book.py): ask for a fresh one
                 self.pool.resubscribe_soon(event.asset_id)
             elif kind is MarketResolved:
                 # a resolved market trades no more: its books are never fresh again

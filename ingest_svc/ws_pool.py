@@ -5,8 +5,17 @@ Protocol facts (polymarket-protocol.md 1.1): the first frame after connect is
 socket are `{"operation": "subscribe"|"unsubscribe", "assets_ids": [...]}`; keepalive is the text
 frame `PING` every 10 s (answered by `PONG`); subscriptions do not survive a reconnect.
 
+The watchdog (reference-designs.md section 5: the venue's silent freeze, "WS open and PING/PONG
+fine, but no book / price_change for minutes"): a socket that sends nothing at all, not even PONG,
+for `stale_after_s` is dead and is cut at once. A socket that answers PONGs but has sent no market
+data for `stale_after_s` may be a quiet market or a frozen feed: it is probed by resubscribing its
+tokens on the same socket, which a live venue answers with fresh `book` snapshots; no data within
+`PROBE_S` either and it is cut. With the default flags (30 s, PING every 10 s) a dead socket is cut
+after 30 s, a frozen one after 32 s, and the reconnect follows 1-1.2 s later: within 35 s.
+
 The pool knows nothing about books: it hands every raw frame with its receive time to a listener,
-and tells it when a connection's tokens may have become wrong (connection lost).
+and tells it when a connection's tokens may have become wrong (connection lost), before any closing
+handshake with a peer that may never answer.
 """
 
 from __future__ import annotations
@@ -28,6 +37,9 @@ log = logging.getLogger("ingest.ws")
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 30.0
 MAX_FRAME_BYTES = 16 * 1024 * 1024  # an initial dump of 500 books with deep ladders stays well below
+PROBE_S = 2.0  # a resubscribe's snapshots arrive in well under a second from a live venue
+# Text frames that prove the socket is alive but carry no market data (protocol 1.1).
+_KEEPALIVE = frozenset((b"PONG", b"NO NEW ASSETS"))
 
 
 def backoff_delay(attempt: int, rng: random.Random) -> float:
@@ -122,9 +134,9 @@ class Connection:
             except (OSError, WebSocketException, TimeoutError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"[:200]
             finally:
-                if self.ws is not None or self._closed:
-                    self.ws = None
+                if self._closed and self.ws is None:
                     self.pool.listener.on_connection_lost(self.conn_id, frozenset(self.tokens), self.last_error)
+                self._lost()
             if self._closed:
                 return
             self.reconnects += 1
@@ -133,22 +145,47 @@ class Connection:
             attempt += 1
 
     async def _read(self, ws: ClientConnection) -> None:
+        pool = self.pool
         pinger = asyncio.create_task(self._ping(ws))
+        last_data = time.monotonic()  # the subscribe just sent is owed an answer from now
+        probe_deadline = 0.0  # while a probe is out: when it has failed
         try:
             while True:
+                dead_at = self.last_frame_monotonic + pool.stale_after_s  # not even a PONG since
+                deadline = min(dead_at, probe_deadline or last_data + pool.stale_after_s)
                 try:
-                    # the watchdog: a socket that says nothing (not even PONG) for stale_after is dead
-                    data = await asyncio.wait_for(ws.recv(decode=False), timeout=self.pool.stale_after_s)
+                    data = await asyncio.wait_for(ws.recv(decode=False), timeout=max(0.0, deadline - time.monotonic()))
                 except TimeoutError:
-                    self.last_error = f"no frame for {self.pool.stale_after_s:.0f}s"
-                    self.pool.on_watchdog(self.conn_id)
-                    await ws.close()
+                    now = time.monotonic()
+                    if now < dead_at and not probe_deadline:
+                        # alive (PONGs) but no data: a quiet market answers a resubscribe, a frozen feed does not
+                        probe_deadline = now + min(PROBE_S, pool.stale_after_s)
+                        pool.probes += 1
+                        await self.send_update("unsubscribe", set(self.tokens))
+                        await self.send_update("subscribe", set(self.tokens))
+                        continue
+                    if now < dead_at and now < probe_deadline:
+                        continue  # a wait cut short by a PONG-less tick of the clock: keep waiting
+                    self.last_error = (f"no frame for {pool.stale_after_s:.0f}s" if now >= dead_at else
+                                       f"no market data for {pool.stale_after_s:.0f}s, nor after a resubscribe")
+                    pool.on_watchdog(self.conn_id)
+                    self._lost()  # stale now: a dead peer would hold up a closing handshake
+                    ws.transport.abort()
                     return
                 recv_ns = time.time_ns()
-                self.last_frame_monotonic = time.monotonic()
-                self.pool.listener.on_frame(self.conn_id, data, recv_ns)
+                self.last_frame_monotonic = now = time.monotonic()
+                if len(data) > 16 or data.strip() not in _KEEPALIVE:
+                    last_data = now
+                    probe_deadline = 0.0
+                pool.listener.on_frame(self.conn_id, data, recv_ns)
         finally:
             pinger.cancel()
+
+    def _lost(self) -> None:
+        """Tell the listener once that this connection's tokens may be wrong."""
+        if self.ws is not None:
+            self.ws = None
+            self.pool.listener.on_connection_lost(self.conn_id, frozenset(self.tokens), self.last_error)
 
     async def _ping(self, ws: ClientConnection) -> None:
         with contextlib.suppress(WebSocketException, OSError):
@@ -178,6 +215,7 @@ class Pool:
         self.owner: dict[str, int] = {}  # token -> conn_id
         self.pings_sent = 0
         self.watchdog_fired = 0
+        self.probes = 0  # resubscribes sent to sockets that were alive but quiet
         self._next_id = 1
         self._lock = asyncio.Lock()
         self.on_reconnect_hook = None  # metrics hook: (conn_id, reason) -> None

@@ -33,6 +33,18 @@ SERVER_OPTIONS = [
 
 _STARTED = time.monotonic()
 
+# Status details travel in the grpc-message trailer, percent-encoded (up to 12 bytes for a character), and
+# clients refuse trailers over 8 KiB by default (grpc.max_metadata_size): a longer reason would reach them
+# as RESOURCE_EXHAUSTED, its code and text lost. 512 characters stay under that whatever they are.
+MAX_STATUS_DETAILS = 512
+
+
+def status_details(reason: str) -> str:
+    """A refusal's reason as sent in a status (and logged): bounded, however long the value it quotes."""
+    if len(reason) <= MAX_STATUS_DETAILS:
+        return reason
+    return reason[:MAX_STATUS_DETAILS - 30] + f"... ({len(reason)} characters)"
+
 
 def service_info(service: str, mode: str, auth_required: bool) -> common_pb2.ServiceInfo:
     return common_pb2.ServiceInfo(

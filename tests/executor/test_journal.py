@@ -240,6 +240,23 @@ def test_unknown_outcomes_are_pending_until_resolved_and_survive_a_restart(path)
     journal.close()
 
 
+def test_an_intent_is_cleared_by_its_result_and_survives_a_crash_otherwise(path):
+    journal = Journal(path, clock=fixed_clock)
+    legs = [LegResult(token_id="yes", order_hash="0x11"), LegResult(token_id="no", order_hash="0x12")]
+    journal.record_intent(result(1, outcome=OUTCOME_UNKNOWN, legs=legs))
+    journal.append(result(1, outcome=OUTCOME_FILLED, legs=legs))  # the batch's own result
+    journal.record_intent(result(2, outcome=OUTCOME_UNKNOWN, legs=legs))  # ... and this one never gets one
+    journal.close()
+
+    journal = Journal(path, clock=fixed_clock)  # the next process
+    (orphan,) = journal.orphan_intents()
+    assert orphan.signal_id == "sig-2" and orphan.outcome == OUTCOME_UNKNOWN
+    stored = journal.append(orphan)  # what Executor.recover_orphans does: an UNKNOWN, to reconcile
+    assert journal.orphan_intents() == []
+    assert [(p.order_hash, p.seq) for p in journal.unresolved()] == [("0x11", stored.seq), ("0x12", stored.seq)]
+    journal.close()
+
+
 # --- streams ---
 
 

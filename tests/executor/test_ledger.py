@@ -126,6 +126,10 @@ def test_replace_is_update_balance_and_keeps_reservations():
         ledger.replace(-1.0, {})
     with pytest.raises(LedgerError):
         ledger.replace(1.0, {"1": math.nan})
+    with pytest.raises(LedgerError, match="at most"):
+        ledger.replace(1e308, {})  # finite, but past any account: its units overflow the sizing arithmetic
+    with pytest.raises(LedgerError, match="at most"):
+        ledger.replace(1.0, {"1": 1e13})
     assert ledger.collateral == 50.0 and dict(ledger.inventory) == {"1": 5.0}
 
 

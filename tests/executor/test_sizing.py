@@ -143,6 +143,14 @@ def test_a_set_is_capped_at_max_set_hundredths():
     assert plan(signal, Ledger(0.0, held)).hundredths == MAX_SET_HUNDREDTHS
 
 
+def test_a_huge_exposure_cap_or_collateral_means_no_cap_not_an_overflow():
+    # found by tests/security/test_rpc_fuzz.py: max_exposure 1e308 is a valid config, and the exposure
+    # cap's quotient overflowed to inf inside math.floor, killing the signal stream
+    config = default_config()
+    config.max_exposure = 1.7e308
+    assert plan(make_signal(size=10.0), Ledger(1e12), config).shares == 10.0
+
+
 def test_plan_fields_for_the_servicer():
     signal = make_signal((0.30, 0.30, 0.35), size=10.0, fee_rate_bps=100.0, min_profit_abs=0.01)
     result = plan(signal, Ledger(1000.0))

@@ -46,6 +46,9 @@ class RefBook:
                          self.tick, self.ts)
 
     def apply(self, event):
+        if isinstance(event, BookSnapshot) and not self.stale and event.timestamp_ms < self.ts:
+            self.stale = True  # out of order: not applied, the book may be wrong until a fresh snapshot
+            return
         if isinstance(event, BookSnapshot):
             self.bids = {p: s for p, s in event.bids if s > 0}
             self.asks = {p: s for p, s in event.asks if s > 0}
