@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import pathlib
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -445,6 +446,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, config.ConfigError) as exc:
         config.fail(PROG, str(exc))
     client = Client({s: getattr(args, f"{s}_addr") for s in SERVICES}, token, args.timeout)
+    # Ctrl-C and SIGTERM stop the CLI, even when it was started from a script in the background, which
+    # hands it SIGINT ignored (and Python then keeps it ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return asyncio.run(args.handler(client, args))
     except InputError as exc:
@@ -459,6 +464,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the reader went away (`... | head`): nothing left to say; keep Python from complaining at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
