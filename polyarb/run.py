@@ -138,7 +138,8 @@ def stop_all(children: list[Child]) -> None:
         except subprocess.TimeoutExpired:
             child.proc.kill()
             child.proc.wait()
-        print(f"  stopped {child.name:<12} exit {child.proc.returncode}", flush=True)
+        with contextlib.suppress(OSError):
+            print(f"  stopped {child.name:<12} exit {child.proc.returncode}", flush=True)
 
 
 async def supervise(children: list[Child], log_dir: pathlib.Path, stop: asyncio.Event, view: LiveView | None) -> int:
@@ -304,7 +305,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = asyncio.run(run())
     finally:
-        print("stopping...", flush=True)
+        with contextlib.suppress(OSError):  # a closed stdout (the reader went away) must not skip the stop
+            print("stopping...", flush=True)
         stop_all(children)
     raise SystemExit(code)
 
