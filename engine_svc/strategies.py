@@ -140,7 +140,7 @@ class _Direction:
         self.limit = 0.0
 
     def evaluate(self, ev: Evaluator, now_ns: int) -> Opportunity | None:
-        raise NotImplementedError
+        raise NotImplementedError  # abstract: each direction below (trio, bundle, unbundle) defines it
 
 
 class _TrioBuy(_Direction):
