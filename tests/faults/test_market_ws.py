@@ -55,7 +55,7 @@ async def test_half_open_socket_is_stale_when_the_watchdog_fires_and_reconnects(
         # the last frame (a PONG) came at most one ping interval before the cut: the watchdog fires within
         # STALE_AFTER_S of the cut, and the tokens are stale at once (not after a closing handshake that a
         # dead peer never completes)
-        assert stale_at - cut < STALE_AFTER_S + 0.3
+        assert stale_at - cut < STALE_AFTER_S + 0.5
         fresh_at = await watch.until(watch.all_fresh, 5)
         assert fresh_at - cut < STALE_AFTER_S + RECONNECT_BACKOFF_S + 1.0
         assert len(market.sockets) == 2 and ingest.feed.pool.watchdog_fired == 1
@@ -77,7 +77,7 @@ async def test_data_frozen_behind_live_pongs_is_probed_then_reconnected(market):
         assert operations(first)[-2:] == ["unsubscribe", "subscribe"]
         assert first.received.count("PING") >= 4  # it was answering PONGs all along
         probe_s = min(PROBE_S, STALE_AFTER_S)
-        assert STALE_AFTER_S <= stale_at - frozen < STALE_AFTER_S + probe_s + 0.5
+        assert STALE_AFTER_S - 0.1 <= stale_at - frozen < STALE_AFTER_S + probe_s + 0.5  # the probe waited
         await market.wait_for(lambda: len(market.sockets) == 2, timeout=RECONNECT_BACKOFF_S + 1)
         assert time.monotonic() - frozen < STALE_AFTER_S + probe_s + RECONNECT_BACKOFF_S + 0.8
 
@@ -90,10 +90,10 @@ async def test_data_frozen_behind_live_pongs_is_probed_then_reconnected(market):
 
 
 async def test_quiet_market_is_probed_on_the_same_socket_never_made_stale(market):
-    async with ingest_on(market.url, stale_after_s=0.5, ping_interval_s=0.1) as ingest:
+    async with ingest_on(market.url, stale_after_s=STALE_AFTER_S, ping_interval_s=0.2) as ingest:
         watch = await fresh_ingest(market, ingest)
         fresh_since = time.monotonic()
-        await asyncio.sleep(2.0)  # no market data at all, but the venue answers PINGs and resubscribes
+        await asyncio.sleep(2.6)  # no market data at all, but the venue answers PINGs and resubscribes
 
         assert len(market.sockets) == 1 and ingest.feed.pool.watchdog_fired == 0
         assert operations(market.sockets[0]).count("subscribe") >= 2  # probed at least twice

@@ -52,7 +52,8 @@ async def set_up_engine(pipeline) -> int:
 
 async def set_up_executor(pipeline) -> None:
     """What the control plane does for a (re)started executor: the venue's balance (the truth, after
-    whatever the last one did), room for the whole run's exposure, trading on."""
+    whatever the last one did), room for the whole run's exposure, trading on. Signals may be 2 s old:
+    this test is about losing nothing, and a loaded 2-core machine must not turn it into a latency test."""
     balance = pipeline.venue_get(f"/balance?address={pipeline.address}")
     async with pipeline.channel(pipeline.executor) as channel:
         stub = executor_pb2_grpc.ExecutorStub(channel)
@@ -61,6 +62,7 @@ async def set_up_executor(pipeline) -> None:
             inventory={t: float(s) for t, s in balance["inventory"].items()}), timeout=5)
         config = (await stub.GetStatus(executor_pb2.GetExecutorStatusRequest(), timeout=5)).config
         config.max_exposure = 1e6
+        config.max_signal_age_ms = 2000
         await stub.UpdateConfig(config, timeout=5)
         await stub.SetTradingEnabled(executor_pb2.SetTradingEnabledRequest(enabled=True, reason="restarted"),
                                      timeout=5)

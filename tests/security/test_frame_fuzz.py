@@ -5,7 +5,12 @@ tests/ingest/test_parse.py already fuzzes the parser itself (mutated fixture fra
 three backends agree; byte-level damage never raises). What it cannot see is what the rest of the path
 makes of whatever the parser lets through, so this checks: MarketFeed.on_frame never raises; every top of
 book a stream would send is finite and non-negative; and a token that was stale turns fresh only through a
-`book` snapshot of its own in that very frame — garbage can never make a book look trustworthy.
+`book` snapshot of its own in that very frame (as that backend reads the frame) — garbage can never make
+a book look trustworthy.
+
+Backends may disagree on bytes that are not UTF-8: msgspec's typed decode accepts an invalid byte inside
+an unknown key that json and simdjson refuse (the default backend is simdjson; msgspec is the measured
+alternative), so each backend is judged by its own reading of the frame.
 """
 
 from __future__ import annotations
@@ -18,8 +23,6 @@ from hypothesis import strategies as st
 from ingest_svc.feed import MarketFeed
 from ingest_svc.parse import BookSnapshot, make_parser
 from tests.ingest.test_parse import FIXTURE_NAMES, SHAPES, fixture, mutated_frames
-
-REFERENCE = make_parser("json")
 
 
 def asset_ids(node) -> set[str]:
@@ -61,12 +64,13 @@ def sane(top) -> bool:
 @given(st.lists(frames, min_size=1, max_size=8), st.sampled_from(["simdjson", "json", "msgspec"]))
 def test_mutated_frames_through_the_feed_never_raise_nor_make_a_book_fresh_without_a_snapshot(sequence, backend):
     feed = MarketFeed("ws://127.0.0.1:9/ws/market", 50, 10.0, 30.0, parser_backend=backend)
+    reading = make_parser(backend)  # the same backend's own view of each frame
     stream = feed.hub.attach()
     feed.hub.change(stream, TOKENS, ())
     for token in TOKENS:
         feed.books.add(token)
     for i, frame in enumerate(sequence):
-        events, _ = REFERENCE(frame)
+        events, _ = reading(frame)
         snapshots = {e.asset_id for e in events if isinstance(e, BookSnapshot)}
         stale_before = {t for t in TOKENS if feed.books.top_of_book(t).stale}
         feed.on_frame(1, frame, 1_000 + i)  # must not raise, whatever the bytes

@@ -96,6 +96,7 @@ async def test_no_secret_in_logs_metrics_status_results_or_errors(pipeline_facto
         executor = executor_pb2_grpc.ExecutorStub(channel)
         config = (await executor.GetStatus(executor_pb2.GetExecutorStatusRequest())).config
         config.http_timeout_ms = 300
+        config.max_signal_age_ms = 2000  # a loaded machine must not turn this into a latency test
         await executor.UpdateConfig(config)
     instances = [i["id"] for i in _instances(pipeline)]
     expected = 0
