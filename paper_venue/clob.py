@@ -6,6 +6,9 @@ Polymarket endpoints (shared/docs/polymarket-protocol.md 2.5, 2.6):
   GET /book?token_id=, POST /books, GET /tick-size?token_id=, GET /neg-risk?token_id=,
   GET /fee-rate?token_id=, GET /clob-markets/{condition_id}, GET /time, GET /version, GET /
   POST /auth/api-key, GET /auth/derive-api-key  — L1 headers (ClobAuth EIP-712)
+Gamma (polymarket-protocol.md 3), for `polyarbctl structure sync`:
+  GET /events?closed=false&limit=&offset=        — the scenario's events; a page holds at most
+                                                  GAMMA_PAGE_MAX events whatever the limit asked
 Paper-only (no auth; the venue listens on localhost):
   GET /balance?address=                         — collateral, inventory and what is held back
   GET /admin/structure, GET /admin/starting-balance, GET /admin/stats,
@@ -36,6 +39,9 @@ if TYPE_CHECKING:
     from paper_venue.venue import PaperVenue
 
 MAX_BATCH = 15  # POST /orders (docs api-reference post-orders; NT BATCH_ORDER_LIMIT)
+# Gamma may answer fewer events than `limit` (protocol 3): a client must advance `offset` by what
+# arrived. The venue caps its pages far below any limit a client asks for, so that clients meet it.
+GAMMA_PAGE_MAX = 2
 VENUE_KEY: web.AppKey[PaperVenue] = web.AppKey("venue")
 LIVE_QUIRK_REJECTION = "not enough balance / allowance"
 
@@ -63,6 +69,7 @@ def create_app(venue: PaperVenue) -> web.Application:
         web.get("/version", get_version),
         web.post("/auth/api-key", create_api_key),
         web.get("/auth/derive-api-key", derive_api_key),
+        web.get("/events", get_events),
         web.get("/balance", get_balance),
         web.get("/admin/structure", admin_structure),
         web.get("/admin/starting-balance", admin_starting_balance),
@@ -371,6 +378,32 @@ def _l1_key(request: web.Request) -> web.Response:
     except AuthError as exc:
         return error(401, str(exc))
     return answer(keyring.derive(address, nonce).as_json())
+
+
+# -- Gamma ------------------------------------------------------------------------------------------
+
+
+def _query_count(request: web.Request, name: str, default: int) -> int | None:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    return int(text) if text.isdigit() else None
+
+
+async def get_events(request: web.Request) -> web.Response:
+    """Gamma's `GET /events` over the scenario's markets: `closed=false` lists open events only."""
+    venue = _venue(request)
+    if venue.faults.take("gamma_5xx"):
+        return error(500, "paper venue fault gamma_5xx: internal server error")
+    limit, offset = _query_count(request, "limit", 20), _query_count(request, "offset", 0)
+    if limit is None or offset is None:
+        return error(400, "limit and offset must be whole numbers >= 0")
+    markets = venue.exchange.markets
+    events = venue.scenario.events(closed=lambda condition_id: markets[condition_id].resolved)
+    closed = request.query.get("closed")
+    if closed in ("true", "false"):
+        events = [e for e in events if e["closed"] == (closed == "true")]
+    return answer(events[offset:offset + min(limit, GAMMA_PAGE_MAX)])
 
 
 # -- paper-only helpers -----------------------------------------------------------------------------

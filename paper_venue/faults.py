@@ -15,6 +15,10 @@ the next order posts (POST /order and POST /orders each count once):
 - "html_403": N        the next N posts get a Cloudflare-like HTML 403 page (geoblock; protocol doc
                        and reference-designs: "treat an HTML 403 as a config error").
 
+Two more counts act on reads, not on posts (each request counts once; set 0 to end one early):
+- "gamma_5xx": N       the next N `GET /events` (the Gamma listing) answer 500;
+- "balance_5xx": N     the next N `GET /balance-allowance` answer 500 (a dead balance endpoint).
+
 WebSocket faults are actions applied at once (they need connected clients):
 - "ws_drop": true          abort every market connection (no close frame, like a network cut);
 - "ws_stall_s": S          send nothing for S seconds, not even PONG (a silent server freeze);
@@ -31,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-HTTP_COUNTS = ("http_5xx", "timeout", "reject_leg", "html_403")
+HTTP_COUNTS = ("http_5xx", "timeout", "reject_leg", "html_403", "gamma_5xx", "balance_5xx")
 HTTP_SETTINGS = {"http_5xx_status": int, "timeout_s": float, "reject_leg_index": int}
 WS_ACTIONS = ("ws_drop", "ws_stall_s", "ws_garbage", "ws_oversized", "ws_oversized_bytes")
 
@@ -67,6 +71,8 @@ class Faults:
     reject_leg: int = 0
     reject_leg_index: int = -1
     html_403: int = 0
+    gamma_5xx: int = 0
+    balance_5xx: int = 0
     fired: Counter[str] = field(default_factory=Counter)
 
     def update(self, settings: Mapping[str, Any]) -> WsActions:

@@ -81,6 +81,10 @@ class LadderConfig:
     gap_range: tuple[float, float] = (0.02, 0.05)  # how far below the payout the asks sum
     dislocation_shares: tuple[int, int] = (20, 100)
     starting_collateral: float = 10_000.0
+    # The day in the Gamma events' slugs (`btc-above-on-december-31`): fixed, so every run lists the same
+    # event slugs and a structure sync's shards hold the same groups (the range event and the bucket
+    # set land in different shards of 2 with this day; tests/ctl/test_sync.py relies on it).
+    resolution_day: str = "december-31"
 
 
 MANUAL = LadderConfig(walk=False, replenish=False, dislocation_every_s=0.0, dislocation_ttl_s=None)
@@ -216,6 +220,60 @@ class LadderScenario:
 
     def structure_json(self, version: int = 1) -> str:
         return json.dumps(self.structure(version), separators=(",", ":"))
+
+    def events(self, closed: Callable[[str], bool] = lambda condition_id: False) -> list[dict[str, Any]]:
+        """The scenario's markets as Gamma's `GET /events` lists them (polymarket-protocol.md 3), so that
+        `polyarbctl structure sync` builds the same trios and set as `structure()` from them: an "above"
+        ladder event, a range event of the trios' buckets, and the neg-risk bucket event. `closed` says
+        which conditions are resolved (a resolved market is listed closed; an event whose markets are all
+        closed is closed too)."""
+        cfg, u = self.config, self.config.underlying
+        day = cfg.resolution_day
+        day_title = " ".join(word.capitalize() for word in day.split("-"))
+
+        def market_json(slug: str, title: str) -> dict[str, Any]:
+            spec = self._specs[slug]
+            m = spec.market
+            is_closed = closed(m.condition_id)
+            schedule = {"rate": m.fee_rate_bps / 10_000, "exponent": 1, "takerOnly": True}
+            fee = {"feesEnabled": True, "feeSchedule": schedule} if m.fee_rate_bps else {"feesEnabled": False}
+            return {"id": m.condition_id[2:14], "slug": slug, "question": m.question, "conditionId": m.condition_id,
+                    # Gamma's quirk: JSON-encoded strings, not arrays (protocol 3)
+                    "clobTokenIds": json.dumps([m.yes_token_id, m.no_token_id]), "outcomes": '["Yes", "No"]',
+                    "groupItemTitle": title, "orderPriceMinTickSize": float(m.tick_size),
+                    "orderMinSize": m.min_order_size, "negRisk": bool(m.neg_risk), **fee, "active": True,
+                    "closed": is_closed, "acceptingOrders": not is_closed, "enableOrderBook": True}
+
+        def event_json(slug: str, title: str, neg_risk: bool, markets: list[dict[str, Any]]) -> dict[str, Any]:
+            return {"id": hashlib.sha256(slug.encode()).hexdigest()[:8], "slug": slug, "title": title,
+                    "negRisk": neg_risk, "negRiskAugmented": False, "active": True,
+                    "closed": all(m["closed"] for m in markets), "markets": markets}
+
+        def number(value: float) -> str:
+            return f"{value:,.0f}"
+
+        strikes = sorted(cfg.strikes)
+        events = [
+            event_json(f"{u}-above-on-{day}", f"{u.upper()} above ___ on {day_title}?", False,
+                       [market_json(f"{u}-above-{k:.0f}", number(k)) for k in strikes]),
+            event_json(f"{u}-price-on-{day}", f"{u.upper()} price on {day_title}?", False,
+                       [market_json(rng, f"{number(lo)}-{number(hi)}") for _, _, _, rng, lo, hi in self.trios]),
+        ]
+        if self.bucket_set is not None:
+            set_id, members = self.bucket_set
+
+            def bucket_title(slug: str) -> str:
+                spec = self._specs[slug]
+                if spec.lower == -math.inf:
+                    return f"<{number(spec.upper)}"
+                if spec.upper == math.inf:
+                    return f">{number(spec.lower)}"
+                return f"{number(spec.lower)}-{number(spec.upper)}"
+
+            # the set's id is its event's slug (what the Gamma builder names a set by)
+            events.append(event_json(set_id, f"{u.upper()} price buckets, {day_title}", True,
+                                     [market_json(m, bucket_title(m)) for m in members]))
+        return events
 
     def starting_balance(self) -> dict[str, Any]:
         """The executor's UpdateBalanceRequest (proto/polyarb/v1/executor.proto) as JSON."""
@@ -390,6 +448,9 @@ class ReplayScenario:
 
     def structure_json(self, version: int = 1) -> str:
         return json.dumps(self.structure(version), separators=(",", ":"))
+
+    def events(self, closed: Callable[[str], bool] = lambda condition_id: False) -> list[dict[str, Any]]:
+        return []  # a recording's markets are unknown to the venue
 
     def starting_balance(self) -> dict[str, Any]:
         return {"collateral": self.starting_collateral, "inventory": {}}

@@ -19,12 +19,14 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import grpc
 from google.protobuf.message import Message
 
-from polyarb.ctl import documents, gamma, render
+from polyarb.ctl import documents, gamma, render, sync
+from polyarb.ctl.atomic_file import write_atomically
 from polyarb.ctl.documents import InputError
 from polyarb.ctl.results import Cursor, ResultsStalled, follow, read_until
 from polyarb.runtime import config
@@ -242,6 +244,100 @@ async def cmd_structure_from_gamma(client: Client, args: argparse.Namespace) -> 
     return 0
 
 
+GAMMA_TIMEOUT_S = 30.0  # one page of 500 events is a few MB
+
+
+@dataclass
+class SyncState:
+    """What the last good round left: the structure (no version), its version, whether it was pushed."""
+
+    last: engine_pb2.MarketStructure | None = None
+    version: int = 0
+    pushed: bool = False
+
+
+def _structure_file_state(path: pathlib.Path | None) -> SyncState:
+    """The structure already in --out, so an unchanged one is not rewritten (a broken file: start afresh)."""
+    state = SyncState()
+    if path is not None and path.exists():
+        try:
+            state.last = documents.structure_message(documents.load_document(path), str(path))
+            state.version = state.last.version
+        except InputError as exc:
+            warn(f"sync: {exc}; it will be replaced")
+    return state
+
+
+async def sync_round(client: Client, args: argparse.Namespace, get_page: sync.GetPage, state: SyncState) -> None:
+    """Read Gamma once; write and push when the structure changed (or was not pushed yet).
+
+    Raises GammaError, CtlError or InputError; `state` changes only with what really happened."""
+    events = await sync.fetch_events(get_page, args.gamma_url)
+    structure, warnings = gamma.structure_from_gamma(events, 0)
+    if args.shard is not None:
+        structure = sync.keep_shard(structure, events, args.shard)
+    shard = f" in shard {args.shard}" if args.shard is not None else ""
+    summary = f"{len(events)} event(s) → {len(structure.trios)} trio(s), {len(structure.sets)} set(s){shard}"
+    if warnings:
+        # live Gamma lists thousands of events the builder has no use for: the count, and a few
+        summary += f"; {len(warnings)} skipped with a warning, e.g. {warnings[0]}"
+    if not structure.trios and not structure.sets:
+        # an empty structure would replace the running one with nothing (a Gamma hiccup must not do that)
+        raise CtlError(f"{summary}: no trios and no sets; nothing written or pushed")
+    changed = not sync.same_structure(structure, state.last)
+    if not changed and (state.pushed or not args.push):
+        warn(f"sync: {summary}: unchanged (version {state.version})")
+        return
+    if changed:
+        state.version += 1
+        state.last = structure
+        state.pushed = False
+    structure.version = state.version
+    text = json.dumps(documents.to_dict(structure), indent=2) + "\n"
+    if args.out is not None and changed:
+        try:
+            write_atomically(args.out, text)
+        except OSError as exc:
+            raise InputError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+        warn(f"sync: {summary}: wrote {args.out} (version {state.version})")
+    if args.push:
+        await push_structure(client, structure, as_json=False)
+        state.pushed = True
+    elif args.out is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+async def cmd_structure_sync(client: Client, args: argparse.Namespace) -> int:
+    import aiohttp  # only this command talks HTTP
+
+    state = _structure_file_state(args.out)
+    if args.push:
+        try:
+            state.version = max(state.version, (await client.status("engine")).structure_version)
+        except CtlError as exc:
+            if args.every is None:
+                raise
+            warn(f"sync: {exc}; pushing when it answers")
+    failures = 0
+    async with aiohttp.ClientSession() as session:
+        get_page = sync.aiohttp_page_reader(session, GAMMA_TIMEOUT_S)
+        while True:
+            try:
+                await sync_round(client, args, get_page, state)
+                failures, delay = 0, args.every
+            except (sync.GammaError, CtlError, InputError) as exc:
+                if args.every is None:
+                    raise CtlError(str(exc)) from None
+                failures += 1
+                delay = min(args.every, 2.0 ** (failures - 1))  # 1, 2, 4 ... s, at most --every
+                kept = f"keeping version {state.version}" if state.last is not None else "no structure yet"
+                warn(f"sync failed: {exc}; {kept}; retrying in {delay:g}s")
+            if args.every is None:
+                return 0
+            await asyncio.sleep(delay)
+
+
 async def cmd_balance(client: Client, args: argparse.Namespace) -> int:
     if args.balance_command == "set":
         if args.inventory is not None:
@@ -327,6 +423,13 @@ def _service_name(text: str) -> str:
     return text
 
 
+def _positive_seconds(text: str) -> float:
+    value = config.non_negative_float(text)
+    if value <= 0:
+        raise ValueError(f"must be > 0, got {text!r}")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -408,6 +511,19 @@ def build_parser() -> argparse.ArgumentParser:
     from_gamma.add_argument("--version", type=_typed(_non_negative_int, "version"),
                             help="structure version (default 1, or the engine's + 1 with --push)")
     from_gamma.add_argument("--push", action="store_true", help="push the result to the engine")
+    sync_cmd = leaf(structure_commands, "sync", cmd_structure_sync,
+                    "build the structure from Gamma's open events (GET /events, every page)", json_flag=False)
+    sync_cmd.add_argument("--gamma-url", default=sync.GAMMA_URL, metavar="URL",
+                          help=f"Gamma API base URL (default {sync.GAMMA_URL})")
+    sync_cmd.add_argument("--out", type=pathlib.Path, metavar="FILE",
+                          help="write the JSON here (temp file + rename); without --out or --push: stdout")
+    sync_cmd.add_argument("--push", action="store_true", help="push it to the engine (UpdateMarketStructure)")
+    sync_cmd.add_argument("--every", type=_typed(_positive_seconds, "every"), metavar="SECONDS",
+                          help="repeat every SECONDS, writing/pushing only a changed structure; Gamma errors "
+                          "are logged and retried with backoff, the last good structure stays")
+    sync_cmd.add_argument("--shard", type=_typed(sync.parse_shard, "shard"), metavar="I/N",
+                          help="keep only the groups of shard I of N (0 <= I < N), by a stable hash of "
+                          "the range event's slug (trios) or the event's slug (sets)")
 
     balance = leaf(commands, "balance", cmd_balance, "show the executor's balance, or `balance set` it")
     balance_commands = balance.add_subparsers(dest="balance_command", metavar="SUBCOMMAND")
@@ -459,7 +575,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         warn(f"error: {exc}")
         return 1
     except KeyboardInterrupt:
-        return 0 if getattr(args, "follow", False) else 130  # Ctrl-C is how one stops --follow
+        # Ctrl-C is how one stops --follow and sync --every
+        return 0 if getattr(args, "follow", False) or getattr(args, "every", None) else 130
     except BrokenPipeError:
         # the reader went away (`... | head`): nothing left to say; keep Python from complaining at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
