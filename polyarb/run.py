@@ -1,8 +1,10 @@
 """`make run`: the whole pipeline on the paper venue, with a live view; Ctrl-C stops everything.
 
 Starts the paper venue (default scenario "ladder") and the three services in paper mode, each as its
-own process (as in production) with its log in run/logs/<service>.log; waits for health; pushes the
-scenario's market structure and starting balance; enables trading; then redraws a live view once a
+own process (as in production) with its log in run/logs/<service>.log; waits for health; builds the
+market structure with `polyarbctl structure sync` from the venue's Gamma-shaped `/events` (as a live
+deployment builds it from Gamma), which writes run/structure.json and pushes it to the engine; pushes
+the scenario's starting balance; enables trading; then redraws a live view once a
 second. Ctrl-C (or SIGTERM) sends SIGTERM to every child, waits for their graceful stop, and kills
 whatever is still alive after the grace period: no process is left behind.
 
@@ -174,9 +176,11 @@ async def supervise(children: list[Child], log_dir: pathlib.Path, stop: asyncio.
 class LiveView:
     """Pushes the scenario to the services, then gathers a Snapshot each second and draws it in place."""
 
-    def __init__(self, children: list[Child], structure_file: str | None, token: str | None, tty: bool) -> None:
+    def __init__(self, children: list[Child], structure_file: str | None, token: str | None, tty: bool,
+                 run_dir: pathlib.Path | None = None) -> None:
         self.children = {c.name: c for c in children}
         self.structure_file = structure_file
+        self.run_dir = run_dir or ROOT / "run"
         self.token = token
         self.tty = tty
         self.results: list[executor_pb2.TradeResult] = []
@@ -194,17 +198,32 @@ class LiveView:
         executor = executor_pb2_grpc.ExecutorStub(self._channel("executor"))
         if self.structure_file:
             structure = json_format.Parse(pathlib.Path(self.structure_file).read_text(), engine_pb2.MarketStructure())
+            reply = await engine.UpdateMarketStructure(structure, timeout=5)
         else:
-            structure = json_format.ParseDict(_venue_json("/admin/structure"), engine_pb2.MarketStructure())
+            await self._sync_structure()
+            status = await engine.GetStatus(engine_pb2.GetEngineStatusRequest(), timeout=5)
+            reply = engine_pb2.UpdateMarketStructureResponse(version=status.structure_version,
+                                                             instances=status.instances, tokens=status.tokens)
             balance = json_format.ParseDict(_venue_json("/admin/starting-balance"), executor_pb2.UpdateBalanceRequest())
             await executor.UpdateBalance(balance, timeout=5)
-        reply = await engine.UpdateMarketStructure(structure, timeout=5)
         state = await executor.SetTradingEnabled(
             executor_pb2.SetTradingEnabledRequest(enabled=True, reason="make run"), timeout=5)
         print(f"pushed structure v{reply.version}: {reply.instances} instances, {reply.tokens} tokens; "
               f"trading enabled ({state.mode})", flush=True)
         last = (await executor.GetStatus(executor_pb2.GetExecutorStatusRequest(), timeout=5)).last_seq
         self._reader = asyncio.create_task(self._follow(max(0, last - 50)))
+
+    async def _sync_structure(self) -> None:
+        """`polyarbctl structure sync` against the venue's Gamma-shaped /events: writes the structure file
+        and pushes it to the engine; its output goes to logs/sync.log."""
+        out = self.run_dir / "structure.json"
+        command = [sys.executable, "-m", "polyarb.ctl", "--engine-addr", self.children["engine"].grpc_addr,
+                   "structure", "sync", "--gamma-url", f"http://{VENUE_HTTP}", "--out", str(out), "--push"]
+        with open(self.run_dir / "logs" / "sync.log", "ab") as log_file:
+            proc = await asyncio.create_subprocess_exec(*command, cwd=ROOT, stdout=log_file, stderr=log_file)
+            code = await proc.wait()
+        if code != 0:
+            raise RuntimeError(f"structure sync exited with {code}; see {self.run_dir / 'logs' / 'sync.log'}")
 
     async def _follow(self, from_seq: int) -> None:
         """Trade results as they are journaled; reconnects and resumes after the last seq seen."""
@@ -288,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     log_dir.mkdir(parents=True, exist_ok=True)
     children = plan(run_dir, args.scenario, args.live_market)
     token = os.environ.get("POLYARB_CONTROL_TOKEN") or None
-    view = None if args.no_view else LiveView(children, args.structure, token, sys.stdout.isatty())
+    view = None if args.no_view else LiveView(children, args.structure, token, sys.stdout.isatty(), run_dir)
 
     async def run() -> int:
         stop = asyncio.Event()

@@ -57,6 +57,10 @@ def test_make_run_starts_pushes_trades_and_ctrl_c_stops_everything(tmp_path):
         names = [line.split()[0] for line in lines if " pid " in line]
         assert sorted(names) == ["engine", "executor", "ingest", "paper_venue"]
         assert all(alive(pid) for pid in pids)
+        # the structure came from `polyarbctl structure sync` over the venue's Gamma-shaped /events
+        synced = (tmp_path / "logs" / "sync.log").read_text()
+        assert "3 event(s) → 3 trio(s), 1 set(s)" in synced and "structure v1 in force: 4 instance(s)" in synced
+        assert '"trios"' in (tmp_path / "structure.json").read_text()
 
         # the ladder scenario opens an arbitrage now and then: the pipeline trades it on the paper venue
         result = asyncio.run(first_trade("127.0.0.1:50053", timeout=90))
