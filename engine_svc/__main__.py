@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from polyarb.runtime import server
-from polyarb.runtime.config import Flag, host_port
+from polyarb.runtime import config, server
+from polyarb.runtime.config import Flag, host_port, readable_file
 
 FLAGS = (
     Flag("ingest-addr", "ingest_svc gRPC address HOST:PORT", "127.0.0.1:50051", host_port),
     Flag("executor-addr", "executor_svc gRPC address HOST:PORT", "127.0.0.1:50053", host_port),
+    Flag("structure-file", "MarketStructure JSON (what `polyarbctl structure push` takes): loaded at start, "
+         "re-read when it changes (checked every 2 s); a push by RPC wins until the file changes again", None,
+         readable_file),
 )
 
 
@@ -17,6 +20,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     args, token = server.prepare(
         "engine_svc", "engine", "Market structure + top of book → arbitrage signals to the executor.", FLAGS, argv
     )
+    if args.structure_file is not None:
+        from engine_svc.structure import StructureError
+        from engine_svc.structure_file import read_structure_file
+        from polyarb.runtime.documents import InputError
+
+        try:
+            args.initial_structure = read_structure_file(args.structure_file)
+        except (InputError, StructureError) as exc:
+            config.fail("engine_svc", f"--structure-file: {exc}")
     from engine_svc.service import build_app
 
     server.run(lambda: build_app(args, token), args, token)

@@ -13,3 +13,5 @@ SIGNALS_SKIPPED = Counter("polyarb_signals_skipped_total", "Signals the executor
 SIGNALS_DROPPED = Counter("polyarb_signals_dropped_total", "Signals not sent: the executor stream was down")
 PEER_CONNECTED = Gauge("polyarb_peer_connected", "1 while the stream to a peer is up", ["peer"])
 STALE_TOKENS = Gauge("polyarb_engine_stale_tokens", "Structure tokens whose top of book is stale or unseen")
+STRUCTURE_FILE_LOADS = Counter("polyarb_structure_file_loads_total",
+                               "Changes of --structure-file seen while running, by result", ["result"])

@@ -10,6 +10,7 @@ from engine_svc import metrics
 from engine_svc.peers import ExecutorLink, IngestLink
 from engine_svc.pipeline import Pipeline
 from engine_svc.structure import StructureError
+from engine_svc.structure_file import StructureFileWatcher
 from polyarb.runtime.config import ConfigError
 from polyarb.runtime.metrics import ErrorCounter
 from polyarb.runtime.server import Registration, ServiceApp, service_info, status_details
@@ -25,18 +26,22 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
         self.executor = executor
         self.auth_required = auth_required
 
-    async def UpdateMarketStructure(self, request, context):
-        try:
-            added, removed = self.pipeline.replace_structure(request)
-        except StructureError as exc:
-            errors("bad_structure", "structure refused", reason=status_details(str(exc)))
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, status_details(str(exc)))
+    def apply_structure(self, request: engine_pb2.MarketStructure) -> engine_pb2.UpdateMarketStructureResponse:
+        """Validate whole and swap (the RPC and --structure-file both); StructureError leaves the running one."""
+        added, removed = self.pipeline.replace_structure(request)
         self.ingest.change(added, removed)
         structure = self.pipeline.structure
         metrics.STALE_TOKENS.set(self.pipeline.evaluator.stale_token_count())
         return engine_pb2.UpdateMarketStructureResponse(
             version=structure.version, instances=structure.instance_count, tokens=structure.token_count
         )
+
+    async def UpdateMarketStructure(self, request, context):
+        try:
+            return self.apply_structure(request)
+        except StructureError as exc:
+            errors("bad_structure", "structure refused", reason=status_details(str(exc)))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, status_details(str(exc)))
 
     async def UpdateConfig(self, request, context):
         try:
@@ -78,12 +83,21 @@ async def build_app(args: argparse.Namespace, token: str | None) -> ServiceApp:
     executor = ExecutorLink(args.executor_addr, token, pipeline)
     ingest = IngestLink(args.ingest_addr, token, pipeline, executor.send)
     servicer = EngineServicer(pipeline, ingest, executor, auth_required=bool(token))
+    watcher = None
+    if getattr(args, "structure_file", None) is not None:
+        # __main__ read and validated it already (a bad file exits 2 there); from now on, changes apply
+        servicer.apply_structure(args.initial_structure)
+        watcher = StructureFileWatcher(args.structure_file, servicer.apply_structure)
 
     async def start() -> None:
         executor.start()
         ingest.start()
+        if watcher is not None:
+            watcher.start()
 
     async def stop() -> None:
+        if watcher is not None:
+            await watcher.stop()
         await ingest.stop()
         await executor.stop()
 
@@ -93,5 +107,6 @@ async def build_app(args: argparse.Namespace, token: str | None) -> ServiceApp:
         registrations=[Registration(engine_pb2_grpc.add_EngineServicer_to_server, servicer, "polyarb.v1.Engine")],
         start=start,
         stop=stop,
-        extra={"ingest_addr": args.ingest_addr, "executor_addr": args.executor_addr},
+        extra={"ingest_addr": args.ingest_addr, "executor_addr": args.executor_addr,
+               **({"structure_file": str(args.structure_file)} if watcher is not None else {})},
     )

@@ -1,66 +1,23 @@
 """What an operator hands the CLI (files, `key=value` text) → proto messages; `InputError` when unusable.
 
-Nothing here talks to a service: a bad file or setting is reported before anything is sent.
+Nothing here talks to a service: a bad file or setting is reported before anything is sent. Reading
+files (and a MarketStructure from one) is shared with the engine's --structure-file:
+polyarb/runtime/documents.py.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import pathlib
 from typing import Any
 
-import yaml
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from polyarb.runtime.config import switch_value
-from polyarb.v1 import engine_pb2
+from polyarb.runtime.documents import InputError, load_document, structure_message
 
 __all__ = ["InputError", "apply_settings", "inventory_map", "load_document", "structure_message", "to_dict"]
-
-
-class InputError(ValueError):
-    """A file or argument the CLI cannot use; the message says which and why."""
-
-
-class _TextIntLoader(yaml.SafeLoader):
-    """YAML with integers kept as their text.
-
-    Token ids are 77-digit numbers and condition ids are `0x…` hex: plain YAML reads both as ints,
-    and `0x4624…` comes back as a decimal, i.e. a different id. Proto3 JSON accepts numbers as
-    strings, so keeping the text is lossless for numeric fields too.
-    """
-
-
-_TextIntLoader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: loader.construct_scalar(node))
-
-
-def load_document(path: pathlib.Path) -> Any:
-    """A JSON or YAML file (YAML when it ends in .yaml/.yml), parsed."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            return yaml.load(text, Loader=_TextIntLoader)  # a SafeLoader subclass: no arbitrary objects
-        return json.loads(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path} is not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: "
-                         f"{first_line}") from None
-
-
-def structure_message(data: Any, source: str) -> engine_pb2.MarketStructure:
-    """A MarketStructure from its proto3 JSON shape (original or camelCase field names); unknown fields refused."""
-    if not isinstance(data, dict):
-        raise InputError(f"{source}: expected a MarketStructure object, got {type(data).__name__}")
-    try:
-        return json_format.ParseDict(data, engine_pb2.MarketStructure())
-    except json_format.ParseError as exc:
-        raise InputError(f"{source}: {_one_line(str(exc))}") from None
 
 
 def inventory_map(data: Any, source: str) -> dict[str, float]:
@@ -130,7 +87,3 @@ def _finite_float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
