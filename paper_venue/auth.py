@@ -9,8 +9,10 @@ Pure. Facts from shared/docs/polymarket-protocol.md 2.6:
 
 Keys the venue accepts: the ones loaded at start-up (a creds JSON file, an object or an array of
 objects {"apiKey", "secret", "passphrase"[, "address"]}), the built-in PAPER_CREDS when no file is
-given, any key registered at run time through the admin endpoint, and any key an address derives
-with L1 (deterministic per address and nonce, like the real `derive-api-key`). A key with an address
+given, any key registered at run time through the admin endpoint, and any key an address created
+with L1 (`POST /auth/api-key`; deterministic per address and nonce). Like the real venue,
+`GET /auth/derive-api-key` answers only a key that was created before, else "Could not derive api
+key!", so that clients meet the create fallback. A key with an address
 accepts only that POLY_ADDRESS; a key without one (the paper key, a file entry without "address")
 accepts any address, and the order's signer must then equal POLY_ADDRESS (exchange.py).
 """
@@ -34,6 +36,7 @@ L2_HEADERS = ("POLY_ADDRESS", "POLY_SIGNATURE", "POLY_TIMESTAMP", "POLY_API_KEY"
 L1_HEADERS = ("POLY_ADDRESS", "POLY_SIGNATURE", "POLY_TIMESTAMP", "POLY_NONCE")
 UNAUTHORIZED = "Unauthorized/Invalid api key"  # docs error-codes page, 401 on any authenticated endpoint
 INVALID_L1 = "Invalid L1 Request headers"
+NO_KEY_TO_DERIVE = "Could not derive api key!"
 CLOB_AUTH_MESSAGE = "This message attests that I control the given wallet"
 
 
@@ -103,6 +106,7 @@ class Keyring:
         self._keys: dict[str, ApiKey] = {}
         self.chain_id = chain_id
         self._seed = seed  # makes derived keys differ between venues that want them to
+        self._created: set[tuple[str, int]] = set()  # (address, nonce) that POST /auth/api-key made
         for key in keys or []:
             self.add(key)
 
@@ -152,6 +156,15 @@ class Keyring:
         if recover_signer(digest, signature) != address.lower():
             raise AuthError(f"{INVALID_L1} (signature does not recover POLY_ADDRESS)")
         return address.lower(), nonce
+
+    def create(self, address: str, nonce: int) -> ApiKey:
+        """POST /auth/api-key: the key of (address, nonce), accepted from now on and derivable."""
+        self._created.add((address.lower(), nonce))
+        return self.derive(address, nonce)
+
+    def existing(self, address: str, nonce: int) -> ApiKey | None:
+        """GET /auth/derive-api-key: the key of (address, nonce) if it was created, else None."""
+        return self.derive(address, nonce) if (address.lower(), nonce) in self._created else None
 
     def derive(self, address: str, nonce: int) -> ApiKey:
         """The key of (address, nonce): the same every time (derive-api-key), and now accepted."""

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from paper_venue import wire
-from paper_venue.auth import AuthError, parse_creds
+from paper_venue.auth import NO_KEY_TO_DERIVE, AuthError, parse_creds
 from paper_venue.exchange import Submission
 from paper_venue.faults import GEOBLOCK_HTML, FaultError
 from paper_venue.matching import PRICE_SCALE, SHARE_SCALE, Side
@@ -364,20 +364,24 @@ async def get_version(request: web.Request) -> web.Response:
 
 
 async def create_api_key(request: web.Request) -> web.Response:
-    return _l1_key(request)
-
-
-async def derive_api_key(request: web.Request) -> web.Response:
-    return _l1_key(request)
-
-
-def _l1_key(request: web.Request) -> web.Response:
     keyring = _venue(request).keyring
     try:
         address, nonce = keyring.check_l1(request.headers)
     except AuthError as exc:
         return error(401, str(exc))
-    return answer(keyring.derive(address, nonce).as_json())
+    return answer(keyring.create(address, nonce).as_json())
+
+
+async def derive_api_key(request: web.Request) -> web.Response:
+    keyring = _venue(request).keyring
+    try:
+        address, nonce = keyring.check_l1(request.headers)
+    except AuthError as exc:
+        return error(401, str(exc))
+    key = keyring.existing(address, nonce)
+    if key is None:
+        return error(400, NO_KEY_TO_DERIVE)
+    return answer(key.as_json())
 
 
 # -- Gamma ------------------------------------------------------------------------------------------

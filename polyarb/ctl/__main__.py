@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 import grpc
 from google.protobuf.message import Message
 
-from polyarb.ctl import documents, gamma, render, sync
+from polyarb.ctl import creds, documents, gamma, render, sync
 from polyarb.ctl.atomic_file import write_atomically
 from polyarb.ctl.documents import InputError
 from polyarb.ctl.results import Cursor, ResultsStalled, follow, read_until
@@ -338,6 +338,63 @@ async def cmd_structure_sync(client: Client, args: argparse.Namespace) -> int:
             await asyncio.sleep(delay)
 
 
+async def _l1_request(session: Any, method: str, url: str, wallet: creds.WalletKey, args: argparse.Namespace) -> Any:
+    """One L1-signed request: the parsed answer on 200, None on a 4xx (said on stderr), CtlError otherwise."""
+    import aiohttp
+
+    headers = creds.l1_headers(wallet, args.chain_id, int(time.time()), args.nonce)
+    try:
+        async with session.request(method, url, headers=headers) as response:
+            text = await response.text()
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise CtlError(f"{method} {url}: {type(exc).__name__}: {exc}"[:300]) from None
+    if status == 200:
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise CtlError(f"{method} {url}: the answer is not JSON") from None
+    # an error answer holds no secret ({"error": ...}); a success is never echoed
+    reason = " ".join(text.split())[:200]
+    if 400 <= status < 500:
+        warn(f"{method} {url}: HTTP {status}: {reason}")
+        return None
+    raise CtlError(f"{method} {url}: HTTP {status}: {reason}")
+
+
+async def cmd_creds_derive(client: Client, args: argparse.Namespace) -> int:
+    import aiohttp
+
+    try:
+        wallet, warning = creds.load_key(args.private_key_file)
+    except creds.CredsError as exc:
+        raise InputError(str(exc)) from None
+    if warning:
+        warn(f"warning: {warning}")
+    if args.signature_type == 0 and args.funder and args.funder.lower() != wallet.address.lower():
+        raise InputError("--signature-type 0 (EOA) needs --funder equal to the key's address, or none")
+    base = args.clob_url.rstrip("/")
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout_s)) as session:
+        answer = await _l1_request(session, "GET", base + creds.DERIVE_PATH, wallet, args)
+        if answer is None:  # no key for this address and nonce yet: create it
+            answer = await _l1_request(session, "POST", base + creds.CREATE_PATH, wallet, args)
+        if answer is None:
+            raise CtlError(f"{base}: neither {creds.DERIVE_PATH} nor {creds.CREATE_PATH} gave credentials")
+    try:
+        found = creds.parse_creds(answer, base)
+    except creds.CredsError as exc:
+        raise CtlError(str(exc)) from None
+    try:
+        write_atomically(args.out, json.dumps(found) + "\n", mode=0o600)
+    except OSError as exc:
+        raise InputError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    funder = args.funder or wallet.address
+    warn(f"wrote {args.out} (mode 0600): API credentials of signer {wallet.address} (nonce {args.nonce}); "
+         f"the executor trades with them as --signature-type {args.signature_type} --funder {funder}")
+    say(found["apiKey"])
+    return 0
+
+
 async def cmd_balance(client: Client, args: argparse.Namespace) -> int:
     if args.balance_command == "set":
         if args.inventory is not None:
@@ -428,6 +485,12 @@ def _positive_seconds(text: str) -> float:
     if value <= 0:
         raise ValueError(f"must be > 0, got {text!r}")
     return value
+
+
+def _address(text: str) -> str:
+    if not (text.startswith("0x") and len(text) == 42 and all(c in "0123456789abcdefABCDEF" for c in text[2:])):
+        raise ValueError(f"expected a 0x-prefixed 20-byte address, got {text!r}")
+    return text
 
 
 def _non_negative_int(text: str) -> int:
@@ -524,6 +587,26 @@ def build_parser() -> argparse.ArgumentParser:
     sync_cmd.add_argument("--shard", type=_typed(sync.parse_shard, "shard"), metavar="I/N",
                           help="keep only the groups of shard I of N (0 <= I < N), by a stable hash of "
                           "the range event's slug (trios) or the event's slug (sets)")
+
+    creds_group = commands.add_parser("creds", help="CLOB API credentials")
+    creds_commands = creds_group.add_subparsers(dest="creds_command", metavar="SUBCOMMAND", required=True)
+    derive = leaf(creds_commands, "derive", cmd_creds_derive,
+                  "derive the wallet's CLOB API credentials (L1 auth: GET /auth/derive-api-key, else POST "
+                  "/auth/api-key) into a 0600 JSON file; prints only the apiKey", json_flag=False)
+    derive.add_argument("--private-key-file", required=True, type=_typed(config.readable_file, "private-key-file"),
+                        metavar="K", help="the wallet's signing key: 64 hex digits, one line")
+    derive.add_argument("--clob-url", required=True, metavar="URL", help="CLOB REST base URL")
+    derive.add_argument("--out", required=True, type=pathlib.Path, metavar="FILE",
+                        help='where {"apiKey","secret","passphrase"} goes (mode 0600, temp file + rename)')
+    derive.add_argument("--signature-type", type=int, choices=(0, 1, 2, 3), default=0,
+                        help="0 EOA (default), 1 POLY_PROXY, 2 POLY_GNOSIS_SAFE, 3 POLY_1271: the wallet the "
+                        "executor will trade from (the API key itself belongs to the signing key)")
+    derive.add_argument("--funder", type=_typed(_address, "funder"), metavar="ADDRESS",
+                        help="the maker address (default: the key's address; for type 0 it must be)")
+    derive.add_argument("--nonce", type=_typed(_non_negative_int, "nonce"), default=0,
+                        help="L1 nonce: the same nonce derives the same credentials (default 0)")
+    derive.add_argument("--chain-id", type=_typed(config.positive_int, "chain-id"), default=137,
+                        help="EIP-712 chain id of the ClobAuth signature (default 137, Polygon)")
 
     balance = leaf(commands, "balance", cmd_balance, "show the executor's balance, or `balance set` it")
     balance_commands = balance.add_subparsers(dest="balance_command", metavar="SUBCOMMAND")
