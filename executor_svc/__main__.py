@@ -28,6 +28,9 @@ FLAGS = (
          choices=("0", "1", "2", "3")),
     Flag("funder", "maker address (default: the key's address)", None, address),
     Flag("chain-id", "EVM chain id", 137, config.positive_int),
+    Flag("balance-poll-s", "seconds between GET /balance-allowance polls in live and paper modes (and at once "
+         "after every trade); the executor sizes with min(CLOB balance, last UpdateBalance); 0 turns it off",
+         5.0, config.non_negative_float),
 )
 
 

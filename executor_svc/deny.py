@@ -6,14 +6,15 @@ polyarb_signals_denied_total, so the values below are part of the interface.
 
 Order of the checks in `check_signal` (the first that fails is the reason given):
  1. trading_disabled, 2. circuit_open: the operator's switches, whatever the signal says.
+    balance_unknown: with CLOB polling, no good GET /balance-allowance for 30 s (executor_svc/balance.py).
  3. bad_signal, signal level: ids, strategy, payout for the strategy, min_profit_abs, a timestamp.
  4. too_many_legs: before reading the legs, so a huge message costs nothing more.
  5. bad_signal, per leg: token ids, sides for the strategy, prices, sizes, ticks, fees, duplicates.
  6. off_tick: a well-formed price that is not on its leg's tick grid.
  7. signal_too_old, 8. in_flight: the state of the world, after the faults of the signal itself,
     so a broken engine is reported as broken and never hidden behind a slow clock.
-plan_trade (executor_svc/plan.py) continues with duplicate_signal, unprofitable (pricing) and the
-sizing reasons (executor_svc/sizing.py).
+plan_trade (executor_svc/plan.py) continues with duplicate_signal, unprofitable (pricing), the
+sizing reasons (executor_svc/sizing.py) and allowance.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ class DenyReason(StrEnum):
     INVENTORY_SHORT = "inventory_short"  # unbundle: a leg token's free inventory is under the minimum
     COLLATERAL_SHORT = "collateral_short"  # collateral minus reservations buys less than the minimum
     EXPOSURE_CAP = "exposure_cap"  # the minimum set would take exposure past max_exposure
+    # issue 16, CLOB polling (executor_svc/balance.py):
+    BALANCE_UNKNOWN = "balance_unknown"  # no good GET /balance-allowance for 30 s (or none yet)
+    ALLOWANCE = "allowance"  # the set's cost plus what open signals reserve exceeds the CLOB's allowance
 
 
 class Denial(NamedTuple):
@@ -128,12 +132,15 @@ def check_signal(
     circuit_open: bool,
     in_flight_instances: Container[str],
     max_signal_age_ms: int,
+    balance_known: bool = True,
 ) -> CheckedSignal | Denial:
     """The signal's legs read and checked in the documented order, or the first denial."""
     if not trading_enabled:
         return Denial(DenyReason.TRADING_DISABLED, "trading is disabled")
     if circuit_open:
         return Denial(DenyReason.CIRCUIT_OPEN, "circuit open after consecutive HTTP failures")
+    if not balance_known:
+        return Denial(DenyReason.BALANCE_UNKNOWN, "no CLOB balance younger than 30 s")
 
     shape = _SHAPES.get(signal.strategy)
     if shape is None:

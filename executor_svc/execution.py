@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -68,6 +69,8 @@ class Executor:
         self.consecutive_failures = 0
         self._rng = random.Random()
         self._tasks: set[asyncio.Task] = set()
+        # CLOB balance polling (executor_svc/balance.py) installs (balance known?, allowance in pUSD)
+        self.balance_gate: Callable[[], tuple[bool, float]] | None = None
         self._sync_gauges()
 
     # -- control -----------------------------------------------------------------------------------
@@ -105,8 +108,10 @@ class Executor:
         the plan and the reservation see the same ledger."""
         metrics.SIGNALS_RECEIVED.inc()
         try:
+            known, allowance = self.balance_gate() if self.balance_gate is not None else (True, math.inf)
             plan = plan_trade(signal, self.ledger, self.config, now_ns=recv_ns, trading_enabled=self.trading_enabled,
-                              circuit_open=self.breaker.is_open, in_flight_instances=self.in_flight)
+                              circuit_open=self.breaker.is_open, in_flight_instances=self.in_flight,
+                              balance_known=known, allowance=allowance)
         except Exception as exc:  # a bug must cost this signal only, not the stream every other signal is on
             errors("plan", "planning a signal failed: denied", level=logging.ERROR, signal_id=signal.signal_id[:100],
                    error=repr(exc)[:200])

@@ -14,3 +14,13 @@ POST_SECONDS = Histogram("polyarb_post_seconds", "POST /orders round trip", buck
 TRADING_ENABLED = Gauge("polyarb_trading_enabled", "1 while trading is enabled")
 CIRCUIT_OPEN = Gauge("polyarb_circuit_open", "1 while the circuit breaker is open")
 RECONCILED = Counter("polyarb_reconciled_total", "Unknown orders resolved by asking the venue", ["status"])
+# issue 16: the collateral the executor sizes with (executor_svc/balance.py)
+BALANCE_AGE = Gauge("polyarb_balance_age_seconds",
+                    "Age of the collateral figure: since the last good GET /balance-allowance when polling, "
+                    "else since the last UpdateBalance (since start while there is none)")
+BALANCE_COLLATERAL = Gauge("polyarb_balance_collateral", "pUSD: sizing = the figure in force, clob = the CLOB's, "
+                           "pushed = the last UpdateBalance's (each less what was spent since)", ["figure"])
+BALANCE_SOURCE = Gauge("polyarb_balance_source", "1 for the source of the figure in force (pushed, clob, unknown)",
+                       ["source"])
+BALANCE_POLLS = Counter("polyarb_balance_polls_total", "GET /balance-allowance polls by result (ok, failed)",
+                        ["result"])

@@ -13,11 +13,12 @@ see the same ledger):
 
 Steps: deny.check_signal (operator switches, malformed, too many legs, off tick, age, in flight),
 duplicate_signal, pricing.limit_ticks (slippage capped by min_profit_abs, else unprofitable),
-sizing.size_set (below_min_size, inventory_short, collateral_short, exposure_cap).
+sizing.size_set (below_min_size, inventory_short, collateral_short, exposure_cap), allowance.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Container, Mapping
 from types import MappingProxyType
 from typing import NamedTuple
@@ -75,8 +76,13 @@ def plan_trade(
     trading_enabled: bool,
     circuit_open: bool,
     in_flight_instances: Container[str],
+    balance_known: bool = True,
+    allowance: float = math.inf,
 ) -> TradePlan | Denial:
-    """The orders for a signal, priced and sized, or the first reason not to trade it."""
+    """The orders for a signal, priced and sized, or the first reason not to trade it.
+
+    balance_known and allowance come from the CLOB balance poll (executor_svc/balance.py); without
+    polling they stay at their defaults."""
     checked = check_signal(
         signal,
         now_ns=now_ns,
@@ -84,6 +90,7 @@ def plan_trade(
         circuit_open=circuit_open,
         in_flight_instances=in_flight_instances,
         max_signal_age_ms=config.max_signal_age_ms,
+        balance_known=balance_known,
     )
     if isinstance(checked, Denial):
         return checked
@@ -105,6 +112,10 @@ def plan_trade(
     )
     if isinstance(sized, Denial):
         return sized
+    if sized.collateral > 0 and sized.collateral + exposure > allowance:
+        # the exchange pulls the pUSD of every matched buy: past the approval the batch would fail
+        return Denial(DenyReason.ALLOWANCE, f"the set costs up to {sized.collateral:.6f} pUSD, {exposure:.6f} is "
+                      f"reserved, the CLOB allowance is {allowance:.6f}")
     return _plan(checked, limits, sized, config.order_type)
 
 

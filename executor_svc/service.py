@@ -11,6 +11,7 @@ import time
 
 import grpc
 
+from executor_svc.balance import BalancePoller, Funds, balance_gate, balance_status, export_metrics
 from executor_svc.clob import ClobClient
 from executor_svc.clob_auth import ApiCreds
 from executor_svc.deny import Denial
@@ -30,10 +31,11 @@ LAST_RESULTS = 10
 
 
 class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
-    def __init__(self, core: Executor, clob_url: str, auth_required: bool) -> None:
+    def __init__(self, core: Executor, clob_url: str, auth_required: bool, funds: Funds | None = None) -> None:
         self.core = core
         self.clob_url = clob_url
         self.auth_required = auth_required
+        self.funds = funds or Funds(polling=False, started_s=time.monotonic())
 
     async def ExecuteSignals(self, request_iterator, context):
         core = self.core
@@ -82,7 +84,10 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
 
     async def UpdateBalance(self, request, context):
         try:
-            self.core.ledger.replace(request.collateral, dict(request.inventory))
+            figure = self.funds.on_push(self.core.ledger, request.collateral, dict(request.inventory), time.monotonic())
+            if figure.collateral < request.collateral:  # never past the wallet: sized with the CLOB's figure
+                log.warning("pushed collateral above the CLOB's balance: sizing with the CLOB's",
+                            extra={"pushed": request.collateral, "sizing": figure.collateral})
         except LedgerError as exc:
             errors("bad_balance", "balance refused", reason=status_details(str(exc)))
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, status_details(str(exc)))
@@ -123,6 +128,7 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
             last_results=core.journal.last_results(LAST_RESULTS),
             signer_address=core.identity.signer.address,
             consecutive_failures=core.breaker.consecutive_failures,
+            **balance_status(self.funds, time.monotonic()),
         )
 
 
@@ -138,19 +144,30 @@ async def build_app(args: argparse.Namespace, token: str | None, key: SigningKey
     journal = Journal(args.journal)
     clob = None
     core = Executor(args.mode, identity, journal, clob)
-    servicer = ExecutorServicer(core, args.clob_url, bool(token))
+    poll_s = getattr(args, "balance_poll_s", 0.0)
+    funds = Funds(polling=args.mode != "dry-run" and poll_s > 0, started_s=time.monotonic())
+    export_metrics(funds)
+    servicer = ExecutorServicer(core, args.clob_url, bool(token), funds)
     reconciler: asyncio.Task | None = None
+    poller: BalancePoller | None = None
 
     async def start() -> None:
-        nonlocal reconciler
+        nonlocal reconciler, poller
         core.recover_orphans()  # before serving: a batch a killed process was posting is not forgotten
         if args.mode != "dry-run":
             core.clob = ClobClient(args.clob_url, creds, identity.signer.address, core.config.http_timeout_ms)
             reconciler = asyncio.create_task(core.reconcile_forever())
+        if funds.polling:
+            core.balance_gate = balance_gate(funds, time.monotonic)
+            poller = BalancePoller(funds, core.ledger, args.clob_url, creds, identity.signer.address,
+                                   int(args.signature_type), poll_s, journal.last_seq)
+            poller.start()
 
     async def stop() -> None:
         core.set_trading(False, "shutting down")
         await core.drain(timeout_s=args.grace_s)
+        if poller is not None:
+            await poller.stop()
         if reconciler is not None:
             reconciler.cancel()
         if core.clob is not None:

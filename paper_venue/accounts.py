@@ -38,6 +38,9 @@ class Account:
     positions: dict[str, int] = field(default_factory=dict)
     reserved_collateral: int = 0
     reserved_shares: dict[str, int] = field(default_factory=dict)
+    # pUSD units the wallet approved the exchanges to pull; None: unlimited (max uint256, what approvals
+    # usually are). Reported by GET /balance-allowance; the paper venue does not enforce it on orders.
+    allowance: int | None = None
 
     def free_collateral(self) -> int:
         return self.collateral - self.reserved_collateral

@@ -5,6 +5,8 @@ Polymarket endpoints (shared/docs/polymarket-protocol.md 2.5, 2.6):
   GET /data/order/{id}                          — L2 HMAC headers required
   GET /book?token_id=, POST /books, GET /tick-size?token_id=, GET /neg-risk?token_id=,
   GET /fee-rate?token_id=, GET /clob-markets/{condition_id}, GET /time, GET /version, GET /
+  GET /balance-allowance?asset_type=COLLATERAL|CONDITIONAL[&token_id=]&signature_type=  — L2; the
+                                                  newer answer shape {"balance", "allowances": {spender: ..}}
   POST /auth/api-key, GET /auth/derive-api-key  — L1 headers (ClobAuth EIP-712)
 Gamma (polymarket-protocol.md 3), for `polyarbctl structure sync`:
   GET /events?closed=false&limit=&offset=        — the scenario's events; a page holds at most
@@ -44,6 +46,10 @@ MAX_BATCH = 15  # POST /orders (docs api-reference post-orders; NT BATCH_ORDER_L
 GAMMA_PAGE_MAX = 2
 VENUE_KEY: web.AppKey[PaperVenue] = web.AppKey("venue")
 LIVE_QUIRK_REJECTION = "not enough balance / allowance"
+MAX_UINT256 = 2**256 - 1
+# who pulls pUSD: the V2 exchange, the V2 neg-risk exchange and the neg-risk adapter (protocol 2.1)
+COLLATERAL_SPENDERS = ("0xE111180000d2663C0091e4f400237545B87B996B", "0xe2222d279d744050d28e00520010520000310F59",
+                       "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -70,6 +76,7 @@ def create_app(venue: PaperVenue) -> web.Application:
         web.post("/auth/api-key", create_api_key),
         web.get("/auth/derive-api-key", derive_api_key),
         web.get("/events", get_events),
+        web.get("/balance-allowance", get_balance_allowance),
         web.get("/balance", get_balance),
         web.get("/admin/structure", admin_structure),
         web.get("/admin/starting-balance", admin_starting_balance),
@@ -410,6 +417,31 @@ async def get_events(request: web.Request) -> web.Response:
     return answer(events[offset:offset + min(limit, GAMMA_PAGE_MAX)])
 
 
+async def get_balance_allowance(request: web.Request) -> web.Response:
+    """The wallet's pUSD (or a token's shares) in base units, as strings, from the venue's accounts.
+
+    The account is POLY_ADDRESS's: the signer is the wallet for signature type 0 (EOA), which is all
+    the paper venue models; it knows no proxy or Safe wallets behind types 1-3."""
+    auth = await _l2(request, b"")
+    if isinstance(auth, web.Response):
+        return auth
+    venue = _venue(request)
+    if venue.faults.take("balance_5xx"):
+        return error(500, "paper venue fault balance_5xx: internal server error")
+    account = venue.exchange.accounts.get(auth[1])
+    asset_type = request.query.get("asset_type", "")
+    if asset_type == "CONDITIONAL":
+        token = request.query.get("token_id", "")
+        if not token:
+            return error(400, "token_id is required for asset_type CONDITIONAL")
+        return answer({"balance": str(account.positions.get(token, 0)), "allowances": {}})
+    if asset_type != "COLLATERAL":
+        return error(400, "asset_type must be COLLATERAL or CONDITIONAL")
+    allowance = MAX_UINT256 if account.allowance is None else account.allowance
+    return answer({"balance": str(account.collateral),
+                   "allowances": {spender: str(allowance) for spender in COLLATERAL_SPENDERS}})
+
+
 # -- paper-only helpers -----------------------------------------------------------------------------
 
 
@@ -564,19 +596,23 @@ async def admin_resolve(request: web.Request) -> web.Response:
 
 
 async def admin_balance(request: web.Request) -> web.Response:
-    """{"address", "collateral" (pUSD), "inventory"? {token: shares}} replaces a paper account's balance."""
+    """{"address", "collateral" (pUSD), "inventory"? {token: shares}, "allowance"? (pUSD; null = unlimited)}
+    replaces a paper account's balance (and its allowance, when given)."""
     venue = _venue(request)
     raw = await _json(request)
     if not isinstance(raw, dict) or not isinstance(raw.get("address"), str):
-        return error(400, 'expected {"address", "collateral", "inventory"?}')
+        return error(400, 'expected {"address", "collateral", "inventory"?, "allowance"?}')
     try:
         collateral = wire.parse_units(raw.get("collateral", 0), SHARE_SCALE)
         inventory = raw.get("inventory")
         positions = None if inventory is None else {
             str(t): wire.parse_units(s, SHARE_SCALE) for t, s in dict(inventory).items()}
+        allowance = None if raw.get("allowance") is None else wire.parse_units(raw["allowance"], SHARE_SCALE)
     except (ValueError, TypeError) as exc:
         return error(400, str(exc))
-    venue.exchange.accounts.set_balance(raw["address"], collateral, positions)
+    account = venue.exchange.accounts.set_balance(raw["address"], collateral, positions)
+    if "allowance" in raw:
+        account.allowance = allowance
     return answer(_balance_json(venue, raw["address"]))
 
 

@@ -22,6 +22,13 @@ class Strategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STRATEGY_BUNDLE: _ClassVar[Strategy]
     STRATEGY_UNBUNDLE: _ClassVar[Strategy]
 
+class BalanceSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BALANCE_SOURCE_UNSPECIFIED: _ClassVar[BalanceSource]
+    BALANCE_SOURCE_PUSHED: _ClassVar[BalanceSource]
+    BALANCE_SOURCE_CLOB: _ClassVar[BalanceSource]
+    BALANCE_SOURCE_UNKNOWN: _ClassVar[BalanceSource]
+
 class Outcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     OUTCOME_UNSPECIFIED: _ClassVar[Outcome]
@@ -38,6 +45,10 @@ STRATEGY_TRIO: Strategy
 STRATEGY_COMPLEMENT_TRIO: Strategy
 STRATEGY_BUNDLE: Strategy
 STRATEGY_UNBUNDLE: Strategy
+BALANCE_SOURCE_UNSPECIFIED: BalanceSource
+BALANCE_SOURCE_PUSHED: BalanceSource
+BALANCE_SOURCE_CLOB: BalanceSource
+BALANCE_SOURCE_UNKNOWN: BalanceSource
 OUTCOME_UNSPECIFIED: Outcome
 OUTCOME_FILLED: Outcome
 OUTCOME_PARTIAL: Outcome
@@ -174,7 +185,7 @@ class GetExecutorStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ExecutorStatus(_message.Message):
-    __slots__ = ("trading", "balance", "config", "in_flight", "last_seq", "info", "peers", "last_results", "signer_address", "consecutive_failures")
+    __slots__ = ("trading", "balance", "config", "in_flight", "last_seq", "info", "peers", "last_results", "signer_address", "consecutive_failures", "balance_source", "balance_age_s", "balance_figures")
     TRADING_FIELD_NUMBER: _ClassVar[int]
     BALANCE_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
@@ -185,6 +196,9 @@ class ExecutorStatus(_message.Message):
     LAST_RESULTS_FIELD_NUMBER: _ClassVar[int]
     SIGNER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     CONSECUTIVE_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_AGE_S_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_FIGURES_FIELD_NUMBER: _ClassVar[int]
     trading: TradingState
     balance: BalanceState
     config: ExecutorConfig
@@ -195,7 +209,28 @@ class ExecutorStatus(_message.Message):
     last_results: _containers.RepeatedCompositeFieldContainer[TradeResult]
     signer_address: str
     consecutive_failures: int
-    def __init__(self, trading: _Optional[_Union[TradingState, _Mapping]] = ..., balance: _Optional[_Union[BalanceState, _Mapping]] = ..., config: _Optional[_Union[ExecutorConfig, _Mapping]] = ..., in_flight: _Optional[int] = ..., last_seq: _Optional[int] = ..., info: _Optional[_Union[_common_pb2.ServiceInfo, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[_common_pb2.PeerState, _Mapping]]] = ..., last_results: _Optional[_Iterable[_Union[TradeResult, _Mapping]]] = ..., signer_address: _Optional[str] = ..., consecutive_failures: _Optional[int] = ...) -> None: ...
+    balance_source: BalanceSource
+    balance_age_s: float
+    balance_figures: BalanceFigures
+    def __init__(self, trading: _Optional[_Union[TradingState, _Mapping]] = ..., balance: _Optional[_Union[BalanceState, _Mapping]] = ..., config: _Optional[_Union[ExecutorConfig, _Mapping]] = ..., in_flight: _Optional[int] = ..., last_seq: _Optional[int] = ..., info: _Optional[_Union[_common_pb2.ServiceInfo, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[_common_pb2.PeerState, _Mapping]]] = ..., last_results: _Optional[_Iterable[_Union[TradeResult, _Mapping]]] = ..., signer_address: _Optional[str] = ..., consecutive_failures: _Optional[int] = ..., balance_source: _Optional[_Union[BalanceSource, str]] = ..., balance_age_s: _Optional[float] = ..., balance_figures: _Optional[_Union[BalanceFigures, _Mapping]] = ...) -> None: ...
+
+class BalanceFigures(_message.Message):
+    __slots__ = ("polling", "clob_collateral", "clob_allowance", "clob_age_s", "pushed_collateral", "pushed_age_s", "last_error")
+    POLLING_FIELD_NUMBER: _ClassVar[int]
+    CLOB_COLLATERAL_FIELD_NUMBER: _ClassVar[int]
+    CLOB_ALLOWANCE_FIELD_NUMBER: _ClassVar[int]
+    CLOB_AGE_S_FIELD_NUMBER: _ClassVar[int]
+    PUSHED_COLLATERAL_FIELD_NUMBER: _ClassVar[int]
+    PUSHED_AGE_S_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    polling: bool
+    clob_collateral: float
+    clob_allowance: float
+    clob_age_s: float
+    pushed_collateral: float
+    pushed_age_s: float
+    last_error: str
+    def __init__(self, polling: _Optional[bool] = ..., clob_collateral: _Optional[float] = ..., clob_allowance: _Optional[float] = ..., clob_age_s: _Optional[float] = ..., pushed_collateral: _Optional[float] = ..., pushed_age_s: _Optional[float] = ..., last_error: _Optional[str] = ...) -> None: ...
 
 class StreamTradeResultsRequest(_message.Message):
     __slots__ = ("from_seq",)

@@ -44,6 +44,8 @@ def test_reason_codes_are_the_wire_values():
         "INVENTORY_SHORT": "inventory_short",
         "COLLATERAL_SHORT": "collateral_short",
         "EXPOSURE_CAP": "exposure_cap",
+        "BALANCE_UNKNOWN": "balance_unknown",
+        "ALLOWANCE": "allowance",
     }
     assert DenyReason("in_flight") is DenyReason.IN_FLIGHT
     assert f"{DenyReason.OFF_TICK}" == "off_tick"  # usable as a metrics label and an ack reason as is

@@ -30,6 +30,17 @@ export enum Strategy {
   UNRECOGNIZED = "UNRECOGNIZED",
 }
 
+export enum BalanceSource {
+  BALANCE_SOURCE_UNSPECIFIED = "BALANCE_SOURCE_UNSPECIFIED",
+  /** BALANCE_SOURCE_PUSHED - the last UpdateBalance (less spent since): no polling, or the smaller figure */
+  BALANCE_SOURCE_PUSHED = "BALANCE_SOURCE_PUSHED",
+  /** BALANCE_SOURCE_CLOB - GET /balance-allowance: the smaller of the two */
+  BALANCE_SOURCE_CLOB = "BALANCE_SOURCE_CLOB",
+  /** BALANCE_SOURCE_UNKNOWN - no CLOB figure younger than 30 s: signals denied with balance_unknown */
+  BALANCE_SOURCE_UNKNOWN = "BALANCE_SOURCE_UNKNOWN",
+  UNRECOGNIZED = "UNRECOGNIZED",
+}
+
 export enum Outcome {
   OUTCOME_UNSPECIFIED = "OUTCOME_UNSPECIFIED",
   OUTCOME_FILLED = "OUTCOME_FILLED",
@@ -147,6 +158,32 @@ export interface ExecutorStatus {
   /** public address of the signing key, empty when none is loaded */
   signerAddress: string;
   consecutiveFailures: number;
+  /**
+   * Which figure balance.collateral (the one the executor sizes with) is, and how old: with CLOB
+   * polling (--balance-poll-s > 0, live and paper) the age of the last good GET /balance-allowance,
+   * else of the last UpdateBalance; from process start while there is none.
+   */
+  balanceSource: BalanceSource;
+  balanceAgeS: number;
+  /** the CLOB's figure and the pushed one, each with its age */
+  balanceFigures: BalanceFigures | null;
+}
+
+export interface BalanceFigures {
+  /** GET /balance-allowance is polled (live and paper with --balance-poll-s > 0) */
+  polling: boolean;
+  /** pUSD, the CLOB's balance at the last good poll (less spent since); 0 before one */
+  clobCollateral: number;
+  /** pUSD, the smallest allowance of that answer; orders costing more are denied */
+  clobAllowance: number;
+  /** since the last good poll; -1 before one */
+  clobAgeS: number;
+  /** pUSD, the last UpdateBalance (less spent since); -1 before one */
+  pushedCollateral: number;
+  /** since the last UpdateBalance; -1 before one */
+  pushedAgeS: number;
+  /** why the last poll failed; empty once one succeeds */
+  lastError: string;
 }
 
 export interface StreamTradeResultsRequest {
