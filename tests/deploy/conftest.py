@@ -67,9 +67,11 @@ class Rendered:
         return [d for d in self.docs if d.get("kind") in ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")]
 
     def pod_specs(self) -> Iterator[tuple[dict, dict]]:
-        """(workload, pod template) for every workload."""
+        """(workload, pod template) for every workload (a CronJob's is in its job template)."""
         for workload in self.workloads():
-            yield workload, workload["spec"]["template"]
+            spec = workload["spec"]
+            yield workload, (spec["jobTemplate"]["spec"]["template"] if workload["kind"] == "CronJob"
+                             else spec["template"])
 
     def containers(self) -> Iterator[tuple[dict, dict, dict]]:
         """(workload, pod template, container) for every container, init containers included."""

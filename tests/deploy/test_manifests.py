@@ -15,9 +15,11 @@ import re
 import urllib.parse
 
 import pytest
-import yaml
+from google.protobuf import json_format
 
+from engine_svc.structure import compile_structure
 from polyarb.runtime.config import host_port
+from polyarb.v1 import engine_pb2
 
 OVERLAYS = ("paper", "live")
 SHARD_CONTAINERS = {"ingest": "ingest_svc", "engine": "engine_svc", "executor": "executor_svc"}
@@ -231,15 +233,15 @@ def test_journal_is_on_a_persistent_volume_claim(overlay, service_flags):
     assert shard["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
 
 
-def test_market_groups_come_from_the_shards_configmap(overlay):
+def test_the_engines_structure_file_comes_from_the_shards_configmap(overlay, service_flags):
     template = shard_statefulset(overlay)["spec"]["template"]
     engine = next(c for c in template["spec"]["containers"] if c["name"] == "engine")
-    mount, volume = file_source(template, engine, "/etc/polyarb/shard/market-groups.yaml")
-    assert mount["readOnly"] is True
+    path = settings(engine, service_flags["engine_svc"])["structure-file"]
+    mount, volume = file_source(template, engine, path)
+    assert mount["readOnly"] is True and "configMap" in volume
     config = overlay.one("ConfigMap", volume["configMap"]["name"])  # the generated, hash-suffixed name
-    groups = yaml.safe_load(config["data"]["market-groups.yaml"])
-    assert isinstance(groups["groups"], list)
-    assert groups["shard"] == template["metadata"]["labels"]["polyarb.io/shard"]
+    document = config["data"][posixpath.basename(path)]
+    compile_structure(json_format.Parse(document, engine_pb2.MarketStructure()))  # what the engine loads at start
 
 
 # -- commands and flags exist in the services --------------------------------------------------------------

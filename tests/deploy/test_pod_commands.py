@@ -34,10 +34,24 @@ def local_url(url: str) -> str:
 
 
 class PodFiles:
-    """Stands in for the pod's mounts: Secret items as files with the kubelet's mode, volumes as directories."""
+    """Stands in for the pod's mounts: Secret items as files with the kubelet's mode, ConfigMap items as files
+    with the rendered ConfigMap's content, volumes as directories."""
 
-    def __init__(self, root: pathlib.Path) -> None:
+    def __init__(self, root: pathlib.Path, overlay=None) -> None:
         self.root = root
+        self.overlay = overlay
+
+    def config(self, template: dict, container: dict, path: str) -> str:
+        volumes = {v["name"]: v for v in template["spec"].get("volumes", [])}
+        for mount in container.get("volumeMounts", []):
+            volume = volumes[mount["name"]]
+            if path.startswith(mount["mountPath"].rstrip("/") + "/") and "configMap" in volume:
+                config = self.overlay.one("ConfigMap", volume["configMap"]["name"])
+                local = self.root / "configmaps" / path.strip("/").replace("/", "_")
+                local.parent.mkdir(parents=True, exist_ok=True)
+                local.write_text(config["data"][path[len(mount["mountPath"].rstrip("/")) + 1:]])
+                return str(local)
+        raise AssertionError(f"{container['name']}: {path} is not on a ConfigMap volume")
 
     def secret(self, path: str, mode: int) -> str:
         name = pathlib.PurePosixPath(path).name
@@ -88,6 +102,8 @@ def local_command(template: dict, container: dict, files: PodFiles) -> tuple[str
             return files.secret(value, secret_file_mode(template, container, value))
         if value.startswith("/var/lib/polyarb/"):
             return files.writable(value)
+        if value.startswith("/etc/polyarb/"):
+            return files.config(template, container, value)
         assert not value.startswith("/"), f"{container['name']}: unmapped path --{name}={value}"
         return value
 
@@ -106,7 +122,7 @@ def local_command(template: dict, container: dict, files: PodFiles) -> tuple[str
 @pytest.mark.parametrize("overlay_name", ["paper", "live"])
 def test_every_rendered_container_starts_and_reports_serving(overlay_name, rendered, start_service, tmp_path):
     overlay = rendered[overlay_name]
-    files = PodFiles(tmp_path)
+    files = PodFiles(tmp_path, overlay)
     for _workload, template, container in overlay.containers():
         module, args, env = local_command(template, container, files)
         service = start_service(module, args, env)  # waits for "serving"; a bad flag or file exits 2 first
