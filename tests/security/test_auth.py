@@ -91,7 +91,9 @@ async def test_every_rpc_of_every_service_refuses_missing_or_wrong_tokens(pipeli
     # nothing a refused call asked for happened
     async with insecure_channel(pipeline.executor.grpc_addr, TOKEN) as channel:
         status = await executor_pb2_grpc.ExecutorStub(channel).GetStatus(executor_pb2.GetExecutorStatusRequest())
-    assert not status.trading.enabled and status.last_seq == 0 and status.balance.collateral == 0
+    # no UpdateBalance got through (the collateral itself comes from the venue's balance: the paper
+    # executor polls GET /balance-allowance, issue 16)
+    assert not status.trading.enabled and status.last_seq == 0 and status.balance_figures.pushed_collateral == -1
     async with insecure_channel(pipeline.engine.grpc_addr, TOKEN) as channel:
         engine = await engine_pb2_grpc.EngineStub(channel).GetStatus(engine_pb2.GetEngineStatusRequest())
     assert engine.structure_version == 0 and engine.config.min_profit_abs == pytest.approx(0.01)
