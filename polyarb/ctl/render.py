@@ -68,6 +68,25 @@ def balance_lines(balance: executor_pb2.BalanceState) -> list[str]:
     return lines
 
 
+def balance_source_lines(s: executor_pb2.ExecutorStatus) -> list[str]:
+    """Where the collateral figure comes from (issue 16): pushed, the CLOB's, or unknown; none from an
+    executor that does not say."""
+    if not s.balance_source:
+        return []
+    source = executor_pb2.BalanceSource.Name(s.balance_source).removeprefix("BALANCE_SOURCE_").lower()
+    figures = s.balance_figures
+    parts = [f"sized from {source}, {s.balance_age_s:.1f} s old"]
+    if figures.polling:
+        parts.append(f"CLOB {figures.clob_collateral:.6f} pUSD, allowance {figures.clob_allowance:g}"
+                     if figures.clob_age_s >= 0 else "CLOB not read yet")
+    if figures.pushed_age_s >= 0:
+        parts.append(f"pushed {figures.pushed_collateral:.6f}")
+    lines = ["; ".join(parts)]
+    if figures.last_error:
+        lines.append(f"last balance poll failed: {figures.last_error}")
+    return lines
+
+
 def config_lines(config: Message) -> list[str]:
     return [f"{field.name} = {_value(getattr(config, field.name))}" for field in config.DESCRIPTOR.fields]
 
@@ -160,6 +179,7 @@ def _executor(addr: str, s: executor_pb2.ExecutorStatus) -> list[str]:
         _header("executor", addr, s.info),
         f"  {trading_line(s.trading)}",
         f"  {balance_lines(s.balance)[0]}",
+        *_indented(balance_source_lines(s)),
         f"  in flight {s.in_flight}, last seq {s.last_seq}, consecutive failures {s.consecutive_failures}, "
         f"signer {s.signer_address or 'none'}",
     ]

@@ -64,6 +64,7 @@ def test_status_trading_switch_and_auth(start_service, tmp_path):
     shown = ctl("status", "engine", "executor", **addrs)
     assert shown.returncode == 0, shown.stderr
     assert "structure v0: 0 instance(s)" in shown.stdout and "trading disabled" in shown.stdout
+    assert "sized from pushed" in shown.stdout  # a dry-run executor polls no CLOB balance
 
     enabled = ctl("enable", "--reason", "cli test", **addrs)
     assert enabled.returncode == 0 and enabled.stdout.startswith("trading ENABLED") and "cli test" in enabled.stdout

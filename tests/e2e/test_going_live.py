@@ -161,6 +161,10 @@ async def test_a_dead_balance_endpoint_stops_trading_after_30_s_and_a_live_one_r
     assert 28 <= waited <= 40, waited  # 30 s after the last good poll (which was up to 1 s before the fault)
     assert unknown.balance_age_s > 30 and "HTTP 500" in unknown.balance_figures.last_error
     assert metric(pipeline.executor, "polyarb_balance_age_seconds") > 30
+    shown = subprocess.run([sys.executable, "-m", "polyarb.ctl", f"--executor-addr={pipeline.executor.grpc_addr}",
+                            "status", "executor"], cwd=ROOT, env={**os.environ, "POLYARB_CONTROL_TOKEN": TOKEN},
+                           capture_output=True, text=True, timeout=60)
+    assert "sized from unknown" in shown.stdout and "last balance poll failed: HTTP 500" in shown.stdout
 
     trio = next(i for i in _instances(pipeline) if i["kind"] == "trio")
     pipeline.venue_post("/admin/arbitrage", {"instance_id": trio["id"], "gap": 0.05, "size": 20, "ttl_s": None})
