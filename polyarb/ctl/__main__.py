@@ -1,7 +1,9 @@
 """polyarbctl (`python -m polyarb.ctl`): the operator's control CLI over the services' gRPC APIs.
 
 Every command is a few RPCs from CONTRACT.md; what to send is built by the pure modules next to this
-one (gamma.py, documents.py) and what comes back is shown by render.py.
+one (gamma.py, documents.py) and what comes back is shown by render.py. Two commands also speak HTTP
+to Polymarket (or the paper venue): `structure sync` reads Gamma's events (sync.py), `creds derive`
+gets the CLOB API credentials with L1 auth (creds.py).
 
 Exit status: 0 done; 1 a service could not be reached, refused the request or failed; 2 bad usage or
 an unusable input file (nothing was sent); 130 interrupted.
@@ -535,8 +537,8 @@ def _add_connection_flags(parser: argparse.ArgumentParser, suppress: bool) -> No
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
-        description="Control the polyarb services: status, trading switch, market structure, balance, results, "
-        "config.",
+        description="Control the polyarb services: status, trading switch, market structure (from a file or from "
+        "Gamma), balance, results, config; derive CLOB API credentials.",
         epilog=f"The control token comes from --control-token-file or env {config.TOKEN_ENV}. Exit status: 0 done, "
         "1 a service was unreachable, refused or failed, 2 bad usage or input file, 130 interrupted.",
     )
