@@ -290,18 +290,16 @@ async def sync_round(client: Client, args: argparse.Namespace, get_page: sync.Ge
     if not changed and (state.pushed or not args.push):
         warn(f"sync: {summary}: unchanged (version {state.version})")
         return
-    if changed:
-        state.version += 1
-        state.last = structure
-        state.pushed = False
-    structure.version = state.version
+    structure.version = state.version + 1 if changed else state.version
     text = json.dumps(documents.to_dict(structure), indent=2) + "\n"
-    if args.out is not None and changed:
-        try:
-            write_atomically(args.out, text)
-        except OSError as exc:
-            raise InputError(f"cannot write {args.out}: {exc.strerror or exc}") from None
-        warn(f"sync: {summary}: wrote {args.out} (version {state.version})")
+    if changed:
+        if args.out is not None:
+            try:
+                write_atomically(args.out, text)
+            except OSError as exc:  # the state stays as it was: the next round writes it again
+                raise InputError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+            warn(f"sync: {summary}: wrote {args.out} (version {structure.version})")
+        state.last, state.version, state.pushed = structure, structure.version, False
     if args.push:
         await push_structure(client, structure, as_json=False)
         state.pushed = True

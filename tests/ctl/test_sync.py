@@ -211,3 +211,25 @@ def wait_for(condition, timeout_s: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
+
+
+async def test_a_failed_write_is_written_again_next_round(tmp_path):
+    import argparse
+
+    from polyarb.ctl.__main__ import SyncState, sync_round
+    from polyarb.runtime.documents import InputError
+
+    events = fixture_events()
+
+    async def gamma(url, params):
+        return events if params["offset"] == "0" else []
+
+    out = tmp_path / "not-yet" / "structure.json"
+    args = argparse.Namespace(gamma_url="http://gamma.test", shard=None, out=out, push=False, every=1.0)
+    state = SyncState()
+    with pytest.raises(InputError, match="cannot write"):
+        await sync_round(None, args, gamma, state)
+    assert state.last is None and state.version == 0  # nothing recorded as written
+    out.parent.mkdir()
+    await sync_round(None, args, gamma, state)
+    assert read_structure(out).version == 1 and state.version == 1

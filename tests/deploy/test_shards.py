@@ -156,6 +156,16 @@ def test_a_structure_sync_cronjob_per_shard(two_shards, tmp_path):
         # and the shard's NetworkPolicy lets it in: the job's pod is the control plane's
         pod = job["spec"]["jobTemplate"]["spec"]["template"]
         assert selects({"matchLabels": SHELL_LABELS}, pod["metadata"]["labels"])
+        # its own egress policy, and no other shard's, applies to it (policies add up)
+        policies = [p for p in two_shards.of_kind("NetworkPolicy") if selects(p["spec"]["podSelector"],
+                                                                              pod["metadata"]["labels"])]
+        assert [p["metadata"]["name"] for p in policies] == [f"polyarb-structure-sync-{i}"]
+        engine_rule = next(r for r in policies[0]["spec"]["egress"] if {"protocol": "TCP", "port": 50052}
+                           in r["ports"])
+        for j in SHARDS:
+            reaches = selects(engine_rule["to"][0]["podSelector"],
+                              statefulset(two_shards, j)["spec"]["template"]["metadata"]["labels"])
+            assert reaches == (i == j)
         (container,) = pod["spec"]["containers"]
         _mount, volume = file_source(pod, container, token_path)
         assert volume["secret"]["secretName"] == "polyarb-control-token"
