@@ -36,6 +36,8 @@ export {
   type UpdateMarketStructureResponse,
 } from "./gen/polyarb/v1/engine";
 export {
+  type BalanceFigures,
+  BalanceSource,
   type BalanceState,
   type BalanceState_InventoryEntry,
   EXECUTOR_SERVICE_NAME,
