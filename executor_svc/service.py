@@ -86,7 +86,8 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
         try:
             figure = self.funds.on_push(self.core.ledger, request.collateral, dict(request.inventory), time.monotonic())
             if figure.collateral < request.collateral:  # never past the wallet: sized with the CLOB's figure
-                log.warning("pushed collateral above the CLOB's balance: sizing with the CLOB's",
+                log.warning("pushed collateral above the CLOB's balance: sizing with the CLOB's" if figure.known
+                            else "no CLOB balance (yet, or for 30 s): the push is a budget, trading waits for a poll",
                             extra={"pushed": request.collateral, "sizing": figure.collateral})
         except LedgerError as exc:
             errors("bad_balance", "balance refused", reason=status_details(str(exc)))
