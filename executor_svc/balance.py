@@ -40,7 +40,7 @@ from typing import Any
 
 from executor_svc import metrics
 from executor_svc.clob_auth import ApiCreds, l2_headers
-from executor_svc.ledger import Ledger
+from executor_svc.ledger import MAX_BALANCE, Ledger
 from polyarb.runtime.metrics import ErrorCounter
 from polyarb.v1 import executor_pb2
 
@@ -151,7 +151,8 @@ class Funds:
             if self.clob is not None:
                 self.clob = ClobBalance(max(0.0, self.clob.collateral - spent), max(0.0, self.clob.allowance - spent))
         figure = self.figure(now_s)
-        ledger.replace(figure.collateral, dict(ledger.inventory))
+        # a figure past what the ledger holds (1e12 pUSD) is no real wallet: size with the ledger's ceiling
+        ledger.replace(min(figure.collateral, MAX_BALANCE), dict(ledger.inventory))
         self._last_set = ledger.collateral
         return figure
 

@@ -111,3 +111,9 @@ def test_an_allowance_below_the_cost_denies():
     ledger.reserve("open", 5.0)  # an open signal's reservation will be pulled under the same approval
     assert plan(make_signal(signal_id="sig-2"), ledger, allowance=planned.collateral + 1.0).reason is (
         DenyReason.ALLOWANCE)
+
+
+def test_an_absurd_clob_figure_is_held_at_the_ledgers_ceiling():
+    funds, ledger = Funds(polling=True, started_s=0.0), Ledger()
+    figure = funds.on_poll(ledger, ClobBalance(1e15, 1e70), 1.0)
+    assert figure.known and ledger.collateral == 1e12
