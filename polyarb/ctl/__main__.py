@@ -287,6 +287,10 @@ async def sync_round(client: Client, args: argparse.Namespace, get_page: sync.Ge
         # an empty structure would replace the running one with nothing (a Gamma hiccup must not do that)
         raise CtlError(f"{summary}: no trios and no sets; nothing written or pushed")
     changed = not sync.same_structure(structure, state.last)
+    if not changed and state.pushed and args.push:
+        # an engine that restarted (or took another push) runs something else: push ours again
+        running = (await client.status("engine")).structure_version
+        state.pushed = running == state.version
     if not changed and (state.pushed or not args.push):
         warn(f"sync: {summary}: unchanged (version {state.version})")
         return

@@ -192,6 +192,10 @@ def test_sync_every_keeps_the_last_good_structure_through_gamma_500s(start_servi
         wait_for(lambda: read_structure(out).version == 2, 20, "the structure after the 500s")
         assert len(read_structure(out).trios) == 1  # (90k, 95k] only: 95k-100k and 100k-105k lost a leg
         wait_for(lambda: engine_instances(engine) == 2, 10, "the push of version 2")
+        # the engine runs something else (a restart, another push): the next round pushes ours again
+        other = ctl("structure", "push", str(out), "--version", "77", engine=engine.grpc_addr)
+        assert other.returncode == 0 and "v77" in other.stdout
+        wait_for(lambda: engine_version(engine) == 2, 10, "version 2 pushed again")
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=15)
@@ -199,6 +203,11 @@ def test_sync_every_keeps_the_last_good_structure_through_gamma_500s(start_servi
     failures = [line for line in err.splitlines() if "sync failed" in line]
     assert len(failures) == 3 and all("HTTP 500" in line and "keeping version 1" in line for line in failures), err
     assert "retrying in 1s" in failures[0] and "retrying in 1s" in failures[1]  # 1, 2, 4 s capped at --every
+
+
+def engine_version(engine) -> int:
+    return int(json.loads(ctl("status", "engine", "--json", engine=engine.grpc_addr).stdout)["engine"]
+               ["structure_version"])
 
 
 def engine_instances(engine) -> int:
