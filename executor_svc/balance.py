@@ -149,7 +149,9 @@ class Funds:
             if self.pushed is not None:
                 self.pushed = max(0.0, self.pushed - spent)
             if self.clob is not None:
-                self.clob = ClobBalance(max(0.0, self.clob.collateral - spent), max(0.0, self.clob.allowance - spent))
+                # a sale's proceeds add to the balance, never to the approval
+                self.clob = ClobBalance(max(0.0, self.clob.collateral - spent),
+                                        max(0.0, self.clob.allowance - max(spent, 0.0)))
         figure = self.figure(now_s)
         # a figure past what the ledger holds (1e12 pUSD) is no real wallet: size with the ledger's ceiling
         ledger.replace(min(figure.collateral, MAX_BALANCE), dict(ledger.inventory))

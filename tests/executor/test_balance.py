@@ -85,6 +85,10 @@ def test_trades_between_polls_are_booked_against_both_figures():
     # the poll right after the trade brings the CLOB's own figure: the truth again
     assert funds.on_poll(ledger, ClobBalance(951.0, 351.0), 2.5).collateral == pytest.approx(551.5)
     assert dict(ledger.inventory) == {"tok": 50.0}
+    ledger.reserve("s2", 0.0, {"tok": 50.0})
+    ledger.settle("s2", -20.0, {"tok": -50.0})  # a sale brought 20 pUSD in
+    figure = funds.sync(ledger, 3.0)
+    assert funds.clob.collateral == pytest.approx(971.0) and figure.allowance == pytest.approx(351.0)
 
 
 def plan(signal, ledger, **gates) -> TradePlan | Denial:
