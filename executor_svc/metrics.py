@@ -14,3 +14,7 @@ POST_SECONDS = Histogram("polyarb_post_seconds", "POST /orders round trip", buck
 TRADING_ENABLED = Gauge("polyarb_trading_enabled", "1 while trading is enabled")
 CIRCUIT_OPEN = Gauge("polyarb_circuit_open", "1 while the circuit breaker is open")
 RECONCILED = Counter("polyarb_reconciled_total", "Unknown orders resolved by asking the venue", ["status"])
+UNKNOWN_OUTCOMES = Gauge("polyarb_unknown_outcomes",
+                         "Batches whose outcome is unknown and not yet settled by reconciliation")
+UNKNOWN_OUTCOME_OLDEST_SECONDS = Gauge("polyarb_unknown_outcome_oldest_seconds",
+                                       "Age of the oldest unsettled unknown batch, 0 when none")

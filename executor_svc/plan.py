@@ -11,7 +11,8 @@ see the same ledger):
     for leg in plan.legs: build_order(side=leg.venue_side, token_id=leg.token_id, price=leg.price,
                                       size=leg.size, tick_size=leg.tick_size, ...)  # neg_risk picks the exchange
 
-Steps: deny.check_signal (operator switches, malformed, too many legs, off tick, age, in flight),
+Steps: deny.check_signal (operator switches, malformed, too many legs, off tick, age, in flight,
+outcome unknown),
 duplicate_signal, pricing.limit_ticks (slippage capped by min_profit_abs, else unprofitable),
 sizing.size_set (below_min_size, inventory_short, collateral_short, exposure_cap).
 """
@@ -75,6 +76,7 @@ def plan_trade(
     trading_enabled: bool,
     circuit_open: bool,
     in_flight_instances: Container[str],
+    unknown_instances: Container[str] = frozenset(),
 ) -> TradePlan | Denial:
     """The orders for a signal, priced and sized, or the first reason not to trade it."""
     checked = check_signal(
@@ -83,6 +85,7 @@ def plan_trade(
         trading_enabled=trading_enabled,
         circuit_open=circuit_open,
         in_flight_instances=in_flight_instances,
+        unknown_instances=unknown_instances,
         max_signal_age_ms=config.max_signal_age_ms,
     )
     if isinstance(checked, Denial):

@@ -174,7 +174,7 @@ class GetExecutorStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ExecutorStatus(_message.Message):
-    __slots__ = ("trading", "balance", "config", "in_flight", "last_seq", "info", "peers", "last_results", "signer_address", "consecutive_failures")
+    __slots__ = ("trading", "balance", "config", "in_flight", "last_seq", "info", "peers", "last_results", "signer_address", "consecutive_failures", "unknown_batches", "in_flight_instance_ids")
     TRADING_FIELD_NUMBER: _ClassVar[int]
     BALANCE_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
@@ -185,6 +185,8 @@ class ExecutorStatus(_message.Message):
     LAST_RESULTS_FIELD_NUMBER: _ClassVar[int]
     SIGNER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     CONSECUTIVE_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    UNKNOWN_BATCHES_FIELD_NUMBER: _ClassVar[int]
+    IN_FLIGHT_INSTANCE_IDS_FIELD_NUMBER: _ClassVar[int]
     trading: TradingState
     balance: BalanceState
     config: ExecutorConfig
@@ -195,7 +197,25 @@ class ExecutorStatus(_message.Message):
     last_results: _containers.RepeatedCompositeFieldContainer[TradeResult]
     signer_address: str
     consecutive_failures: int
-    def __init__(self, trading: _Optional[_Union[TradingState, _Mapping]] = ..., balance: _Optional[_Union[BalanceState, _Mapping]] = ..., config: _Optional[_Union[ExecutorConfig, _Mapping]] = ..., in_flight: _Optional[int] = ..., last_seq: _Optional[int] = ..., info: _Optional[_Union[_common_pb2.ServiceInfo, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[_common_pb2.PeerState, _Mapping]]] = ..., last_results: _Optional[_Iterable[_Union[TradeResult, _Mapping]]] = ..., signer_address: _Optional[str] = ..., consecutive_failures: _Optional[int] = ...) -> None: ...
+    unknown_batches: _containers.RepeatedCompositeFieldContainer[UnknownBatch]
+    in_flight_instance_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, trading: _Optional[_Union[TradingState, _Mapping]] = ..., balance: _Optional[_Union[BalanceState, _Mapping]] = ..., config: _Optional[_Union[ExecutorConfig, _Mapping]] = ..., in_flight: _Optional[int] = ..., last_seq: _Optional[int] = ..., info: _Optional[_Union[_common_pb2.ServiceInfo, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[_common_pb2.PeerState, _Mapping]]] = ..., last_results: _Optional[_Iterable[_Union[TradeResult, _Mapping]]] = ..., signer_address: _Optional[str] = ..., consecutive_failures: _Optional[int] = ..., unknown_batches: _Optional[_Iterable[_Union[UnknownBatch, _Mapping]]] = ..., in_flight_instance_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UnknownBatch(_message.Message):
+    __slots__ = ("seq", "signal_id", "instance_id", "posted_ns", "age_ms", "probes")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    POSTED_NS_FIELD_NUMBER: _ClassVar[int]
+    AGE_MS_FIELD_NUMBER: _ClassVar[int]
+    PROBES_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    signal_id: str
+    instance_id: str
+    posted_ns: int
+    age_ms: int
+    probes: int
+    def __init__(self, seq: _Optional[int] = ..., signal_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., posted_ns: _Optional[int] = ..., age_ms: _Optional[int] = ..., probes: _Optional[int] = ...) -> None: ...
 
 class StreamTradeResultsRequest(_message.Message):
     __slots__ = ("from_seq",)

@@ -58,6 +58,7 @@ export {
   type StreamTradeResultsRequest,
   type TradeResult,
   type TradingState,
+  type UnknownBatch,
   type UpdateBalanceRequest,
   type UpdateBalanceRequest_InventoryEntry,
 } from "./gen/polyarb/v1/executor";

@@ -38,6 +38,7 @@ def test_reason_codes_are_the_wire_values():
         "OFF_TICK": "off_tick",
         "SIGNAL_TOO_OLD": "signal_too_old",
         "IN_FLIGHT": "in_flight",
+        "OUTCOME_UNKNOWN": "outcome_unknown",
         "DUPLICATE_SIGNAL": "duplicate_signal",
         "UNPROFITABLE": "unprofitable",
         "BELOW_MIN_SIZE": "below_min_size",

@@ -130,6 +130,8 @@ export interface EngineStatus {
   skippedAcks: string;
   /** with include_instances */
   instanceViews: InstanceView[];
+  /** instances held by a batch whose outcome is unknown at the executor */
+  heldInstances: number;
   /** pUSD the engine sizes sets against: the executor's collateral minus reservations */
   capital: number;
 }

@@ -69,7 +69,9 @@ export interface Signal {
 
 /**
  * The first ack of a signal says accepted or skipped (reason set); an accepted signal gets a
- * second message with done=true once its trade result is journaled.
+ * second message with done=true once its trade result is journaled. A signal whose outcome was
+ * OUTCOME_UNKNOWN gets one more done=true ack, on every open ExecuteSignals stream, when
+ * reconciliation settles it: its outcome is the settled one and result_seq the settling result.
  */
 export interface SignalAck {
   signalId: string;
@@ -147,6 +149,27 @@ export interface ExecutorStatus {
   /** public address of the signing key, empty when none is loaded */
   signerAddress: string;
   consecutiveFailures: number;
+  /** batches with an unknown outcome, not yet settled, oldest first */
+  unknownBatches: UnknownBatch[];
+  /** instances with a batch being signed or posted now */
+  inFlightInstanceIds: string[];
+}
+
+/**
+ * A posted batch whose outcome is unknown (time-out, 5xx, a process that died mid-post). Its
+ * instance takes no new signal and its collateral stays reserved until reconciliation settles it.
+ */
+export interface UnknownBatch {
+  /** the UNKNOWN TradeResult */
+  seq: string;
+  signalId: string;
+  instanceId: string;
+  /** wall clock of the POST (when the result was journaled, if the POST time is not known) */
+  postedNs: string;
+  /** since posted_ns, when the status was taken */
+  ageMs: string;
+  /** times the venue has been asked so far */
+  probes: number;
 }
 
 export interface StreamTradeResultsRequest {
