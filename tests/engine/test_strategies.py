@@ -267,8 +267,9 @@ def test_every_leg_must_meet_its_own_minimum():
 
 def test_only_a_change_on_the_traded_side_re_evaluates():
     ev = evaluator([trio_msg()], cooldown_ms=0)
-    assert feed(ev, *PROFITABLE_TRIO)
-    ev.clear_in_flight("t1")  # from here any evaluation of the (still profitable) trio would signal
+    [first] = feed(ev, *PROFITABLE_TRIO)
+    ev.clear_in_flight("t1")  # rejected: from here any evaluation of the (still profitable) trio would signal
+    ev.give_back(first)
     assert feed(ev, PROFITABLE_TRIO[0]) == []  # the same top of book again
     lo_bid_moved = tob("lo-yes", ask=0.50, ask_size=40, bid=0.45, bid_size=7)
     assert feed(ev, lo_bid_moved) == []  # a trio buys asks: its bids do not matter
@@ -284,15 +285,17 @@ def test_unknown_token_is_ignored():
 
 def test_cooldown_per_instance():
     ev = evaluator([trio_msg()], cooldown_ms=200)
-    assert feed(ev, *PROFITABLE_TRIO, now_ns=NOW)
+    [first] = feed(ev, *PROFITABLE_TRIO, now_ns=NOW)
     ev.clear_in_flight("t1")
+    ev.give_back(first)
     assert feed(ev, tob("lo-yes", ask=0.49, ask_size=40), now_ns=NOW + 199 * MS) == []
     assert feed(ev, tob("lo-yes", ask=0.48, ask_size=40), now_ns=NOW + 200 * MS)
 
 
 def test_in_flight_blocks_until_cleared_or_timed_out():
     ev = evaluator([trio_msg()], cooldown_ms=0, in_flight_timeout_ms=5_000)
-    assert feed(ev, *PROFITABLE_TRIO, now_ns=NOW)
+    [first] = feed(ev, *PROFITABLE_TRIO, now_ns=NOW)
+    ev.give_back(first)  # only the in-flight mark holds it back below
     assert ev.in_flight_count(NOW) == 1
     assert feed(ev, tob("lo-yes", ask=0.49, ask_size=40), now_ns=NOW + 1 * MS) == []
     # the complement is the same instance: it waits too
@@ -301,6 +304,7 @@ def test_in_flight_blocks_until_cleared_or_timed_out():
     [opp] = feed(ev, tob("lo-yes", ask=0.48, ask_size=40), now_ns=NOW + 5_000 * MS)
     assert opp.strategy == TRIO
     ev.clear_in_flight("t1")
+    ev.give_back(opp)
     assert ev.in_flight_count(NOW + 5_000 * MS) == 0
     assert feed(ev, tob("lo-yes", ask=0.47, ask_size=40), now_ns=NOW + 5_001 * MS)
 
@@ -343,13 +347,15 @@ def test_config_is_hot_reloaded():
 
 def test_a_new_structure_keeps_books_cooldowns_and_in_flight_marks():
     old = evaluator([trio_msg()], cooldown_ms=0)
-    assert feed(old, *PROFITABLE_TRIO)  # t1 is now in flight
+    [first] = feed(old, *PROFITABLE_TRIO)  # t1 is now in flight
     old.set_capital(1000)
     structure = compile_structure(pb.MarketStructure(version=2, trios=[trio_msg(), trio_msg("t2", "x")]))
     new = Evaluator(structure, config(cooldown_ms=0), previous=old)
     assert new.state("lo-yes").ask == 0.50  # ingest will not resend books it already sent
     assert new.reevaluate("t1", NOW) == []  # still in flight
     new.clear_in_flight("t1")
+    assert new.reevaluate("t1", NOW) == []  # and what it took is still taken (the book was not shown anew)
+    new.give_back(first)  # rejected after all
     assert new.reevaluate("t1", NOW)[0].size == 30.0
     assert new.capital == 1000
 
@@ -487,7 +493,8 @@ def _run(ev: Evaluator, updates, instance_id: str):
         )
         for opp in ev.on_top_of_book(update, NOW + i * MS):
             yield opp, dict(seen)
-            ev.clear_in_flight(instance_id)  # let later updates signal again
+            ev.clear_in_flight(instance_id)  # let later updates signal again, on the books as shown
+            ev.give_back(opp)
 
 
 def _check_money_and_size(opp, books_then, cfg, markets, capital, inventory):
