@@ -169,6 +169,7 @@ class Counters:
     orders_filled: int = 0  # accepted orders that matched at least partly on entry
     orders_rejected: int = 0
     duplicates: int = 0
+    order_posts: int = 0  # authenticated POST /order and POST /orders requests, faults included
     trades: int = 0
     volume_units: int = 0  # shares traded
     posts_by_hash: Counter[str] = field(default_factory=Counter)

@@ -261,3 +261,21 @@ async def test_py_clob_client_v2_derives_a_key_and_trades(venue):
     reply = await asyncio.to_thread(trade)
     assert reply["success"] is True and reply["status"] == "matched"
     assert venue.exchange.accounts.get(OTHER_ADDRESS).positions == {t: 10_000_000}
+
+
+async def test_hang_fault_drops_the_post_unprocessed_after_holding_it(venue):
+    t = token(venue)
+    async with aiohttp.ClientSession() as s:
+        await post(s, venue, "/admin/faults", {"hang": 1, "timeout_s": 0.6})
+        lost = order_body(signed_order(t, 0.51, 5))
+        body = compact(lost)
+        with pytest.raises(asyncio.TimeoutError):  # the client gives up first, as on a queued request
+            async with s.post(base(venue) + "/order", data=body, headers=l2_headers("POST", "/order", body),
+                              timeout=aiohttp.ClientTimeout(total=0.3)):
+                pass
+        await asyncio.sleep(0.5)  # the venue has dropped it by now
+        status, _ = await get(s, venue, f"/data/order/{order_id(lost)}", signed=True)
+        assert status == 404  # never processed: "not found" for good
+        assert venue.exchange.counters.orders_received == 0
+        status, stats = await get(s, venue, "/admin/stats")
+        assert stats["order_posts"] == 1 and stats["faults"]["fired"] == {"hang": 1}
