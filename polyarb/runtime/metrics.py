@@ -40,12 +40,15 @@ class ErrorCounter:
             log.log(level, message, extra={"kind": kind, **fields})
 
 
+DECLARED: dict[str, tuple[str, ...]] = {}  # metric name → the label values declared, for the test
+
+
 def declare(metric: Counter | Gauge, values: Iterable[str]) -> tuple[str, ...]:
-    """Create the series of a one-label metric at 0 for each value; returns the values, for the test
-    that compares them with the code's."""
+    """Create the series of a one-label metric at 0 for each value; returns the values."""
     values = tuple(values)
     for value in values:
         metric.labels(value)
+    DECLARED[metric.describe()[0].name] = values
     return values
 
 
