@@ -202,6 +202,8 @@ class Executor:
         reply, posted_ns = await self.clob.post_orders(body, len(signed))
         metrics.POST_SECONDS.observe(time.perf_counter() - started)
         trace.posted_ns = posted_ns
+        if trace.ws_recv_ns > 0:
+            metrics.FRAME_TO_POST_SECONDS.observe((posted_ns - trace.ws_recv_ns) / 1e9)
         trace.response_ns = time.time_ns()
         if reply.fate != BatchFate.NOT_SENT:
             metrics.ORDERS_POSTED.inc(len(signed))
