@@ -12,10 +12,11 @@ notional, so checking at the signal's price is on the safe side; the rounding is
 does not know the limits (the slippage is the executor's config). So the engine checks the size the
 executor could round down to in the worst case: the set's size on the coarsest FOK share grid of its
 legs' ticks, a multiple of every step that any price on those ticks can need. A set that meets the
-minimum there meets it at whatever limits the executor picks, and the engine never signals what the
-executor must deny for this reason. The cost is a little more caution than the executor needs: up to
-one share more on a 0.01 tick (a leg at 0.03 needs 34 shares, as the executor's own rule at 0.03
-gives), up to 10 on a 0.001 tick.
+minimum there meets it at whatever limits the executor picks, and, with the same figure in both
+configs, the engine never signals what the executor must deny for this reason (property-tested in
+tests/test_min_notional.py). The cost is a little more caution than the executor needs: up to one
+share more on a 0.01 tick (a leg at 0.03 needs 34 shares, as the executor's own rule at 0.03 gives),
+up to 10 on a 0.001 tick and 100 on a 0.0001 tick.
 """
 
 from __future__ import annotations
