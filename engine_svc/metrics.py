@@ -23,7 +23,7 @@ SIGNALS_SKIPPED = Counter("polyarb_signals_skipped_total", "Signals the executor
 # and "unspecified" for a skip without a reason; the test fails when the two lists part.
 SKIP_REASONS = declare(SIGNALS_SKIPPED, (
     "trading_disabled", "circuit_open", "bad_signal", "too_many_legs", "off_tick", "signal_too_old", "in_flight",
-    "outcome_unknown",
+    "outcome_unknown", "below_min_notional",
     "duplicate_signal", "unprofitable", "below_min_size", "inventory_short", "collateral_short", "exposure_cap",
     "unspecified",
 ))

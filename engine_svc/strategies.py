@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from engine_svc.fees import BPS
+from engine_svc.min_notional import smallest_buy_set
 from engine_svc.structure import COMPLEMENT_ROLES, TRIO_ROLES, Market, OutcomeSet, Structure, Trio
 from polyarb.v1 import common_pb2, engine_pb2, executor_pb2, ingest_pb2
 
@@ -295,6 +296,10 @@ def _buy_set(
         return None
     # Equal shares: the thinnest leg, the configured cap and what the capital buys.
     size = _floor_shares(min(shown, ev.max_set_size, ev.capital / cost))
+    # ...and at least what makes every leg a marketable BUY the venue accepts (min_notional.py).
+    ticks = [s.tick_size or leg.tick_size for s, leg in zip(d.states, d.legs, strict=True)]
+    if not size >= smallest_buy_set(prices, ticks, ev.config.min_marketable_buy_pusd) - EPS:
+        return None
     return _finish(d, ev, now_ns, prices, size, cost, fees, profit, cost)
 
 

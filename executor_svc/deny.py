@@ -13,7 +13,8 @@ Order of the checks in `check_signal` (the first that fails is the reason given)
  7. signal_too_old, 8. in_flight, 9. outcome_unknown: the state of the world, after the faults of
     the signal itself, so a broken engine is reported as broken and never hidden behind a slow clock.
 plan_trade (executor_svc/plan.py) continues with duplicate_signal, unprofitable (pricing) and the
-sizing reasons (executor_svc/sizing.py).
+sizing reasons (executor_svc/sizing.py: below_min_size, below_min_notional, inventory_short,
+collateral_short, exposure_cap).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class DenyReason(StrEnum):
     DUPLICATE_SIGNAL = "duplicate_signal"  # this signal id already holds a reservation
     UNPROFITABLE = "unprofitable"  # even at the signal's own prices, fees make the set miss min_profit_abs
     BELOW_MIN_SIZE = "below_min_size"  # the signal's size is under a leg's minimum or FOK-precision size
+    # the signal's size is under the size at which every buy leg, at its limit price, is worth the venue's
+    # minimum for a marketable BUY (ExecutorConfig.min_marketable_buy_pusd, $1), FOK precision on top
+    BELOW_MIN_NOTIONAL = "below_min_notional"
     INVENTORY_SHORT = "inventory_short"  # unbundle: a leg token's free inventory is under the minimum
     COLLATERAL_SHORT = "collateral_short"  # collateral minus reservations buys less than the minimum
     EXPOSURE_CAP = "exposure_cap"  # the minimum set would take exposure past max_exposure

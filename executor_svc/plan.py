@@ -14,7 +14,7 @@ see the same ledger):
 Steps: deny.check_signal (operator switches, malformed, too many legs, off tick, age, in flight,
 outcome unknown),
 duplicate_signal, pricing.limit_ticks (slippage capped by min_profit_abs, else unprofitable),
-sizing.size_set (below_min_size, inventory_short, collateral_short, exposure_cap).
+sizing.size_set (below_min_size, below_min_notional, inventory_short, collateral_short, exposure_cap).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from executor_svc.deny import CheckedSignal, Denial, DenyReason, check_signal
 from executor_svc.ledger import Ledger
 from executor_svc.orders import OrderSide
 from executor_svc.pricing import fee_per_share, limit_ticks, tick_price
-from executor_svc.sizing import SetSize, size_set
+from executor_svc.sizing import SetSize, pusd_units, size_set
 from polyarb.v1 import executor_pb2
 
 __all__ = ["PlannedLeg", "TradePlan", "plan_trade"]
@@ -105,6 +105,7 @@ def plan_trade(
         exposure=exposure,
         max_exposure=config.max_exposure,
         free_inventory=free_inventory,
+        min_buy_units=pusd_units(config.min_marketable_buy_pusd),
     )
     if isinstance(sized, Denial):
         return sized

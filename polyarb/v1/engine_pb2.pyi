@@ -72,7 +72,7 @@ class UpdateMarketStructureResponse(_message.Message):
     def __init__(self, version: _Optional[int] = ..., instances: _Optional[int] = ..., tokens: _Optional[int] = ...) -> None: ...
 
 class EngineConfig(_message.Message):
-    __slots__ = ("min_profit_abs", "min_profit_bps", "min_expected_pnl", "max_set_size", "cooldown_ms", "trio", "complement_trio", "bundle", "unbundle", "in_flight_timeout_ms")
+    __slots__ = ("min_profit_abs", "min_profit_bps", "min_expected_pnl", "max_set_size", "cooldown_ms", "trio", "complement_trio", "bundle", "unbundle", "in_flight_timeout_ms", "min_marketable_buy_pusd")
     MIN_PROFIT_ABS_FIELD_NUMBER: _ClassVar[int]
     MIN_PROFIT_BPS_FIELD_NUMBER: _ClassVar[int]
     MIN_EXPECTED_PNL_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +83,7 @@ class EngineConfig(_message.Message):
     BUNDLE_FIELD_NUMBER: _ClassVar[int]
     UNBUNDLE_FIELD_NUMBER: _ClassVar[int]
     IN_FLIGHT_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    MIN_MARKETABLE_BUY_PUSD_FIELD_NUMBER: _ClassVar[int]
     min_profit_abs: float
     min_profit_bps: float
     min_expected_pnl: float
@@ -93,7 +94,8 @@ class EngineConfig(_message.Message):
     bundle: bool
     unbundle: bool
     in_flight_timeout_ms: int
-    def __init__(self, min_profit_abs: _Optional[float] = ..., min_profit_bps: _Optional[float] = ..., min_expected_pnl: _Optional[float] = ..., max_set_size: _Optional[float] = ..., cooldown_ms: _Optional[int] = ..., trio: _Optional[bool] = ..., complement_trio: _Optional[bool] = ..., bundle: _Optional[bool] = ..., unbundle: _Optional[bool] = ..., in_flight_timeout_ms: _Optional[int] = ...) -> None: ...
+    min_marketable_buy_pusd: float
+    def __init__(self, min_profit_abs: _Optional[float] = ..., min_profit_bps: _Optional[float] = ..., min_expected_pnl: _Optional[float] = ..., max_set_size: _Optional[float] = ..., cooldown_ms: _Optional[int] = ..., trio: _Optional[bool] = ..., complement_trio: _Optional[bool] = ..., bundle: _Optional[bool] = ..., unbundle: _Optional[bool] = ..., in_flight_timeout_ms: _Optional[int] = ..., min_marketable_buy_pusd: _Optional[float] = ...) -> None: ...
 
 class GetEngineStatusRequest(_message.Message):
     __slots__ = ("include_instances",)

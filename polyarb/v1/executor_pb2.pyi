@@ -154,20 +154,22 @@ class BalanceState(_message.Message):
     def __init__(self, collateral: _Optional[float] = ..., reserved: _Optional[float] = ..., inventory: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class ExecutorConfig(_message.Message):
-    __slots__ = ("max_signal_age_ms", "slippage_ticks", "breaker_failures", "http_timeout_ms", "max_exposure", "order_type")
+    __slots__ = ("max_signal_age_ms", "slippage_ticks", "breaker_failures", "http_timeout_ms", "max_exposure", "order_type", "min_marketable_buy_pusd")
     MAX_SIGNAL_AGE_MS_FIELD_NUMBER: _ClassVar[int]
     SLIPPAGE_TICKS_FIELD_NUMBER: _ClassVar[int]
     BREAKER_FAILURES_FIELD_NUMBER: _ClassVar[int]
     HTTP_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_EXPOSURE_FIELD_NUMBER: _ClassVar[int]
     ORDER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    MIN_MARKETABLE_BUY_PUSD_FIELD_NUMBER: _ClassVar[int]
     max_signal_age_ms: int
     slippage_ticks: int
     breaker_failures: int
     http_timeout_ms: int
     max_exposure: float
     order_type: str
-    def __init__(self, max_signal_age_ms: _Optional[int] = ..., slippage_ticks: _Optional[int] = ..., breaker_failures: _Optional[int] = ..., http_timeout_ms: _Optional[int] = ..., max_exposure: _Optional[float] = ..., order_type: _Optional[str] = ...) -> None: ...
+    min_marketable_buy_pusd: float
+    def __init__(self, max_signal_age_ms: _Optional[int] = ..., slippage_ticks: _Optional[int] = ..., breaker_failures: _Optional[int] = ..., http_timeout_ms: _Optional[int] = ..., max_exposure: _Optional[float] = ..., order_type: _Optional[str] = ..., min_marketable_buy_pusd: _Optional[float] = ...) -> None: ...
 
 class GetExecutorStatusRequest(_message.Message):
     __slots__ = ()

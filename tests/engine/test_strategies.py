@@ -395,6 +395,7 @@ def test_default_config():
     cfg = validate_config(default_config())
     assert (cfg.min_profit_abs, cfg.min_profit_bps, cfg.min_expected_pnl) == (0.01, 50, 0.05)
     assert (cfg.max_set_size, cfg.cooldown_ms, cfg.in_flight_timeout_ms) == (100, 200, 10_000)
+    assert cfg.min_marketable_buy_pusd == 1.0
     assert cfg.trio and cfg.complement_trio and cfg.bundle and cfg.unbundle
 
 
@@ -406,6 +407,9 @@ def test_default_config():
         ("min_expected_pnl", math.inf, "min_expected_pnl must be a finite number"),
         ("max_set_size", 0.0, "max_set_size must be > 0"),
         ("max_set_size", math.inf, "max_set_size must be a finite number"),
+        ("min_marketable_buy_pusd", -1.0, "min_marketable_buy_pusd must be >= 0"),
+        ("min_marketable_buy_pusd", math.nan, "min_marketable_buy_pusd must be a finite number"),
+        ("min_marketable_buy_pusd", math.inf, "min_marketable_buy_pusd must be a finite number"),
     ],
 )
 def test_a_bad_config_is_refused_whole(field, value, reason):
@@ -415,12 +419,14 @@ def test_a_bad_config_is_refused_whole(field, value, reason):
         validate_config(cfg)
 
 
-def test_config_zeros_mean_what_they_say_but_the_in_flight_timeout():
+def test_config_zeros_mean_what_they_say_but_the_in_flight_timeout_and_the_buy_minimum():
     sent = pb.EngineConfig(max_set_size=10)  # a client that knows only the contract's fields
     cfg = validate_config(sent)
     assert (cfg.min_profit_abs, cfg.cooldown_ms, cfg.trio) == (0.0, 0, False)
     assert cfg.in_flight_timeout_ms == 10_000
-    assert sent.in_flight_timeout_ms == 0  # the caller's message is not touched
+    assert cfg.min_marketable_buy_pusd == 1.0
+    assert sent.in_flight_timeout_ms == 0 and sent.min_marketable_buy_pusd == 0  # the caller's message is kept
+    assert validate_config(pb.EngineConfig(max_set_size=10, min_marketable_buy_pusd=2.5)).min_marketable_buy_pusd == 2.5
 
 
 # -- properties: payoffs in every outcome, costs, sizes --------------------------------------------
@@ -476,6 +482,7 @@ def engine_config(draw) -> pb.EngineConfig:
         min_expected_pnl=draw(st.sampled_from([0.0, 0.05, 1.0])),
         max_set_size=draw(st.sampled_from([100.0, 1000.0, 10.0, 1.0])),
         cooldown_ms=0,
+        min_marketable_buy_pusd=draw(st.sampled_from([1.0, 1.0, 0.5, 5.0])),
     )
 
 
@@ -530,6 +537,10 @@ def _check_money_and_size(opp, books_then, cfg, markets, capital, inventory):
             assert opp.size <= inventory.get(leg.token_id, 0.0)
     if buying:
         assert opp.size * opp.cost <= capital + 1e-9
+        # every leg a marketable BUY the venue accepts, even after the executor rounds the shares down to
+        # its FOK step (at most to whole shares on a cent tick)
+        for p in prices:
+            assert math.floor(opp.size + 1e-9) * p >= cfg.min_marketable_buy_pusd - 1e-9
 
 
 def _trio_payoffs(t: pb.Trio) -> dict[str, object]:
@@ -661,6 +672,8 @@ def _model_says_trade(strategy, payout, tokens, books, markets, cfg, capital, in
         profit * size - cfg.min_expected_pnl,
         size - max(markets[t].min_order_size for t in tokens),
     ]
+    if buying:  # the marketable BUY minimum on whole shares (a cent tick's coarsest FOK grid)
+        margins.append(math.floor(size + 1e-9) * min(prices) - cfg.min_marketable_buy_pusd)
     if any(abs(m) < 1e-6 for m in margins):
         return None
     return all(m > 0 for m in margins)
@@ -690,7 +703,8 @@ def test_property_no_signal_with_a_stale_missing_one_sided_or_small_leg(data, wh
     order = data.draw(st.permutations(tokens))
 
     def signals(books) -> list[Opportunity]:
-        ev = evaluator(trios, sets, cooldown_ms=0, min_expected_pnl=0.0)
+        # the marketable BUY minimum as good as off: cheap legs of 10 shares are the point here
+        ev = evaluator(trios, sets, cooldown_ms=0, min_expected_pnl=0.0, min_marketable_buy_pusd=1e-6)
         ev.set_inventory({"a-yes": 1e5, "b-yes": 1e5, "c-yes": 1e5})
         return [opp for opp, _ in _run(ev, _updates(books, order), instance_id)]
 

@@ -42,6 +42,7 @@ def test_reason_codes_are_the_wire_values():
         "DUPLICATE_SIGNAL": "duplicate_signal",
         "UNPROFITABLE": "unprofitable",
         "BELOW_MIN_SIZE": "below_min_size",
+        "BELOW_MIN_NOTIONAL": "below_min_notional",
         "INVENTORY_SHORT": "inventory_short",
         "COLLATERAL_SHORT": "collateral_short",
         "EXPOSURE_CAP": "exposure_cap",

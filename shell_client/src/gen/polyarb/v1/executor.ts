@@ -131,6 +131,12 @@ export interface ExecutorConfig {
   maxExposure: number;
   /** "FOK" (default) or "FAK" */
   orderType: string;
+  /**
+   * Every BUY leg's shares x limit price must reach this many pUSD: the venue refuses marketable BUYs
+   * (FOK/FAK) under $1 (deny reason below_min_notional). 0 is read as the default 1.0 (a client that
+   * drops the field); negative or NaN is refused.
+   */
+  minMarketableBuyPusd: number;
 }
 
 export interface GetExecutorStatusRequest {
