@@ -12,9 +12,11 @@ market channel as ingest expects it (polymarket-protocol.md 1.1): the first fram
   ingest connection, and the venue's frames are relayed verbatim: injected arbitrages reach ingest
   exactly as the venue sends them, and the executor trades against the venue's own books.
 
-Each load frame's ``timestamp`` field carries its send time in *microseconds* since the epoch (ingest
-copies it, unparsed but for int(), into ``TopOfBook.venue_ts_ms``), so a subscriber can tell how long a
-frame waited in socket buffers before ingest stamped ``ws_recv_ns``.
+Every frame's ``timestamp`` is epoch *milliseconds*, as the venue's are (protocol 1.1), ``book`` and
+``price_change`` alike: ingest copies it into ``TopOfBook.venue_ts_ms``, so a subscriber can tell how
+long a load frame waited in socket buffers before ingest stamped ``ws_recv_ns``, to the millisecond (a
+microsecond stamp, as the load frames once carried, is not what the venue sends and reads as a time
+a thousand times later in every ms field).
 
 The WebSocket server side is written by hand (RFC 6455, unfragmented text frames, no extensions) so a
 frame costs one ``transport.write`` of prebuilt bytes: the source must offer 10K frames/s on a machine
@@ -142,8 +144,14 @@ class SyntheticMarket:
     updates: int = 0
 
 
-def book_frames(markets: list[SyntheticMarket], tokens: set[str], now_ms: int) -> list[dict]:
-    """``book`` snapshots of the given tokens of these markets."""
+def venue_timestamp(now_ns: int) -> str:
+    """A frame's ``timestamp``: epoch milliseconds as a string, the venue's unit (protocol 1.1)."""
+    return str(now_ns // 1_000_000)
+
+
+def book_frames(markets: list[SyntheticMarket], tokens: set[str], now_ns: int) -> list[dict]:
+    """``book`` snapshots of the given tokens of these markets, stamped ``now_ns`` (in ms)."""
+    stamp = venue_timestamp(now_ns)
     out = []
     for market in markets:
         for token, (bids, asks) in ((market.yes, YES_BOOK), (market.no, NO_BOOK)):
@@ -152,15 +160,16 @@ def book_frames(markets: list[SyntheticMarket], tokens: set[str], now_ms: int) -
                     "event_type": "book", "asset_id": token, "market": market.condition_id,
                     "bids": [{"price": f"{p:.2f}", "size": LEVEL_SIZE} for p in bids],
                     "asks": [{"price": f"{p:.2f}", "size": LEVEL_SIZE} for p in asks],
-                    "timestamp": str(now_ms), "hash": ENTRY_HASH, "tick_size": "0.01",
+                    "timestamp": stamp, "hash": ENTRY_HASH, "tick_size": "0.01",
                 })
     return out
 
 
-def price_change_frame(markets: list[SyntheticMarket], sent_us: int) -> bytes:
+def price_change_frame(markets: list[SyntheticMarket], sent_ns: int) -> bytes:
     """Each market's YES ask size at 0.90 and the mirrored NO bid at 0.10 change (two entries of one
-    current-schema ``price_change``, protocol 1.2), stamped with the send time in µs. Several markets
-    make an array of such objects (a frame may be an array of events, protocol 1.1)."""
+    current-schema ``price_change``, protocol 1.2), stamped with the send time ``sent_ns`` (in ms).
+    Several markets make an array of such objects (a frame may be an array of events, protocol 1.1)."""
+    stamp = venue_timestamp(sent_ns)
     events = []
     for market in markets:
         market.updates += 1
@@ -170,7 +179,7 @@ def price_change_frame(markets: list[SyntheticMarket], sent_us: int) -> bytes:
             f'{{"asset_id":"{market.yes}","price":"0.90","size":"{size}","side":"SELL","hash":"{ENTRY_HASH}",'
             f'"best_bid":"0.08","best_ask":"0.90"}},'
             f'{{"asset_id":"{market.no}","price":"0.10","size":"{size}","side":"BUY","hash":"{ENTRY_HASH}",'
-            f'"best_bid":"0.10","best_ask":"0.92"}}],"timestamp":"{sent_us}","event_type":"price_change"}}'
+            f'"best_bid":"0.10","best_ask":"0.92"}}],"timestamp":"{stamp}","event_type":"price_change"}}'
         )
     return (events[0] if len(events) == 1 else "[" + ",".join(events) + "]").encode()
 
@@ -280,7 +289,7 @@ class MarketSource:
         if new:
             wanted = set(new)
             markets = list({id(m): m for m in (self.markets[t] for t in new)}.values())
-            client.send(server_frame(json.dumps(book_frames(markets, wanted, int(time.time() * 1000)),
+            client.send(server_frame(json.dumps(book_frames(markets, wanted, time.time_ns()),
                                                 separators=(",", ":")).encode()))
         fresh = [t for t in others if t not in client.upstream_tokens]
         if fresh:
@@ -357,7 +366,7 @@ class MarketSource:
             max_lag_frames = max(max_lag_frames, due - k)
             while k < due:
                 client, markets = plan[k % len(plan)]
-                frame = server_frame(price_change_frame(markets, time.time_ns() // 1000))
+                frame = server_frame(price_change_frame(markets, time.time_ns()))
                 if client.send(frame):
                     sent += 1
                 else:

@@ -6,7 +6,9 @@ token counts as stale.
 
 ExecutorLink: ExecuteSignals. Signals found while the executor is away are dropped (never queued:
 they would be stale by the time it is back) and their instances freed. It also polls the executor's
-balance so sizing and unbundles follow what the executor reports.
+status, so sizing and unbundles follow the executor's balance, and instances whose batch has an
+unknown outcome stay held until the executor settles it (read first thing on every connect, so a
+restarted engine never trades such an instance either).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ errors = ErrorCounter("engine")
 
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 10.0
-BALANCE_POLL_S = 1.0
+STATUS_POLL_S = 1.0
 
 
 def backoff_delay(attempt: int, rng: random.Random) -> float:
@@ -168,14 +170,18 @@ class ExecutorLink(_Link):
                 yield await outbox.get()
 
         call = stub.ExecuteSignals(signal_stream())
-        poller = asyncio.create_task(self._poll_balance(stub))
+        poller = asyncio.create_task(self._poll_status(stub))
         self._outbox = outbox
         self._set_connected(True)
+        self.send(self.pipeline.set_executor_holds(status, connecting=True))
         self.send(self.pipeline.set_balance(status.balance))
         try:
             on_ack = self.pipeline.on_ack
+            send = self.send
             async for ack in call:
-                on_ack(ack)
+                signals = on_ack(ack)
+                if signals:
+                    send(signals)
         finally:
             self._outbox = None
             poller.cancel()
@@ -186,14 +192,15 @@ class ExecutorLink(_Link):
                 unsent.append(outbox.get_nowait())
             self.pipeline.not_sent(unsent)
 
-    async def _poll_balance(self, stub: executor_pb2_grpc.ExecutorStub) -> None:
+    async def _poll_status(self, stub: executor_pb2_grpc.ExecutorStub) -> None:
         while True:
-            await asyncio.sleep(BALANCE_POLL_S)
+            await asyncio.sleep(STATUS_POLL_S)
             try:
                 status = await stub.GetStatus(executor_pb2.GetExecutorStatusRequest(), timeout=2)
             except aio.AioRpcError as exc:
-                errors("executor_status", "balance poll failed", error=exc.code().name)
+                errors("executor_status", "executor status poll failed", error=exc.code().name)
                 continue
+            self.send(self.pipeline.set_executor_holds(status))
             self.send(self.pipeline.set_balance(status.balance))
 
     def _lost(self) -> None:

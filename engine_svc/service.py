@@ -75,6 +75,7 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
             skipped_acks=pipeline.skipped_acks,
             instance_views=pipeline.instance_views() if request.include_instances else (),
             capital=pipeline.evaluator.capital,
+            held_instances=pipeline.held(),
         )
 
 

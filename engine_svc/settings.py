@@ -3,7 +3,8 @@
 `UpdateConfig` replaces the whole config, so a message is either valid as a whole or refused with
 the first bad field named (the servicer turns `ConfigError` into INVALID_ARGUMENT and keeps the old
 config). Proto3 cannot tell "unset" from zero, so defaults apply only where the engine starts;
-an update means exactly what it says, with one exception (`in_flight_timeout_ms`, below).
+an update means exactly what it says, with two exceptions (`in_flight_timeout_ms` and
+`min_marketable_buy_pusd`, below).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from polyarb.v1 import engine_pb2
 
 __all__ = ["DEFAULTS", "ConfigError", "default_config", "validate_config"]
 
-# CONTRACT.md engine.proto comments; the in-flight timeout is ours (engine.proto field 10).
+# CONTRACT.md engine.proto comments; the in-flight timeout and the marketable BUY minimum are ours
+# (engine.proto fields 10 and 11).
 DEFAULTS: dict[str, float | int | bool] = {
     "min_profit_abs": 0.01,
     "min_profit_bps": 50.0,
@@ -27,7 +29,13 @@ DEFAULTS: dict[str, float | int | bool] = {
     "bundle": True,
     "unbundle": True,
     "in_flight_timeout_ms": 10_000,
+    # The venue's minimum for a marketable BUY, in pUSD per leg (engine_svc/min_notional.py); the
+    # executor's ExecutorConfig.min_marketable_buy_pusd should be the same figure.
+    "min_marketable_buy_pusd": 1.0,
 }
+
+# Read as the default when 0 (see validate_config).
+_ZERO_MEANS_DEFAULT = ("in_flight_timeout_ms", "min_marketable_buy_pusd")
 
 # Thresholds may be 0 (take any strictly profitable set); a negative one would mean trading at a loss.
 _NON_NEGATIVE = ("min_profit_abs", "min_profit_bps", "min_expected_pnl")
@@ -41,9 +49,10 @@ def default_config() -> engine_pb2.EngineConfig:
 def validate_config(msg: engine_pb2.EngineConfig) -> engine_pb2.EngineConfig:
     """The config to put in force, or `ConfigError` naming the first bad field.
 
-    `in_flight_timeout_ms = 0` is read as the default: the field is newer than the contract, and a
-    client built from the contract alone (the Node shell reading GetStatus and sending it back)
-    drops it; 0 would otherwise mean "never wait for an outcome", which nobody wants.
+    `in_flight_timeout_ms = 0` and `min_marketable_buy_pusd = 0` are read as the defaults: the fields
+    are newer than the contract, and a client built from the contract alone (the Node shell reading
+    GetStatus and sending it back) drops them; 0 would otherwise mean "never wait for an outcome" and
+    "signal sets the venue refuses", which nobody wants. Neither has an "off".
     """
     for name in _NON_NEGATIVE:
         _finite(msg, name)
@@ -52,10 +61,15 @@ def validate_config(msg: engine_pb2.EngineConfig) -> engine_pb2.EngineConfig:
     _finite(msg, "max_set_size")
     if msg.max_set_size <= 0:
         raise ConfigError(f"max_set_size must be > 0 shares, got {msg.max_set_size!r}")
+    _finite(msg, "min_marketable_buy_pusd")
+    if msg.min_marketable_buy_pusd < 0:
+        raise ConfigError(f"min_marketable_buy_pusd must be >= 0 pUSD (0: the default "
+                          f"{DEFAULTS['min_marketable_buy_pusd']}), got {msg.min_marketable_buy_pusd!r}")
     config = engine_pb2.EngineConfig()
     config.CopyFrom(msg)
-    if config.in_flight_timeout_ms == 0:
-        config.in_flight_timeout_ms = int(DEFAULTS["in_flight_timeout_ms"])
+    for name in _ZERO_MEANS_DEFAULT:
+        if getattr(config, name) == 0:
+            setattr(config, name, DEFAULTS[name])
     return config
 
 

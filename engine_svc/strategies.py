@@ -2,9 +2,18 @@
 
 Pure: no I/O, no clock (time comes in as `now_ns`), no globals but constants. One `Evaluator` per
 structure holds the live state: a small mutable `TokenState` per token (updated in place), and per
-instance its cooldown and in-flight mark. `on_top_of_book` looks the token up in a jump table of
-the strategy directions that trade it, and re-evaluates only those whose traded side (asks for
-trio / complement / bundle, bids for unbundle) changed in price or size.
+instance its cooldown, in-flight and held marks. `on_batch` takes one WebSocket frame's top-of-book
+changes: it applies them all first, then evaluates once each strategy direction whose traded side
+(asks for trio / complement / bundle, bids for unbundle) changed, on the state the whole frame left.
+A half-applied frame is a book the venue never showed, so nothing is evaluated in the middle of one.
+
+Liquidity we took is gone until the venue shows the level again: a signal adds its size to each
+leg's `ask_taken` (or `bid_taken` for a sale) and evaluation sees the displayed size minus that,
+until a newer update changes that side (price or size) or a fresh snapshot arrives. An outcome that
+took nothing (skipped, rejected) gives it back (`give_back`). A direction that signalled is also
+"awaiting fresh": re-evaluations that no book change asked for (balance, inventory) skip it until
+one of its legs shows a newer update, so our own fill, seen through the balance, never re-signals
+the book we just traded.
 
 Conventions, per set of one share per leg:
 - `payout` is what the legs pay together in *every* outcome, signed by side: a bought share pays
@@ -24,8 +33,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from engine_svc.fees import BPS
+from engine_svc.min_notional import smallest_buy_set
 from engine_svc.structure import COMPLEMENT_ROLES, TRIO_ROLES, Market, OutcomeSet, Structure, Trio
 from polyarb.v1 import common_pb2, engine_pb2, executor_pb2, ingest_pb2
 
@@ -33,6 +44,7 @@ __all__ = [
     "Evaluator",
     "LegSpec",
     "Opportunity",
+    "Take",
     "TokenState",
     "to_signal",
 ]
@@ -47,9 +59,14 @@ _NONE: tuple = ()  # returned on the no-signal path: no allocation
 
 
 class TokenState:
-    """Top of book of one token as the engine last saw it. Starts stale with zeros (never seen)."""
+    """Top of book of one token as the engine last saw it. Starts stale with zeros (never seen).
 
-    __slots__ = ("ask", "ask_size", "bid", "bid_size", "stale", "tick_size")
+    `ask_taken` / `bid_taken`: shares our signals took at the displayed level and the venue has not
+    shown as gone yet; `ask_gen` / `bid_gen` count the level's resets, so a late give-back of an old
+    take never touches a newer level."""
+
+    __slots__ = ("ask", "ask_gen", "ask_size", "ask_taken", "bid", "bid_gen", "bid_size", "bid_taken", "stale",
+                 "tick_size")
 
     def __init__(self) -> None:
         self.bid = 0.0
@@ -58,6 +75,18 @@ class TokenState:
         self.ask_size = 0.0
         self.stale = True
         self.tick_size = 0.0  # 0 while unknown (ingest's convention)
+        self.ask_taken = 0.0
+        self.bid_taken = 0.0
+        self.ask_gen = 0
+        self.bid_gen = 0
+
+    def reset_ask(self) -> None:
+        self.ask_taken = 0.0
+        self.ask_gen += 1
+
+    def reset_bid(self) -> None:
+        self.bid_taken = 0.0
+        self.bid_gen += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,25 +119,40 @@ class Opportunity:
     expected_pnl: float  # profit x size
     min_profit_abs: float
     detected_ns: int
+    taken: tuple[Take, ...] = ()  # what the signal took of each leg's displayed size (give_back undoes it)
+
+
+class Take(NamedTuple):
+    state: TokenState
+    ask: bool  # True: taken from the ask (a buy leg); False: from the bid (a sale)
+    size: float
+    gen: int  # the side's generation when taken
 
 
 class _Clock:
-    """Per instance (a trio and its complement, or a set's bundle and unbundle, share one)."""
+    """Per instance (a trio and its complement, or a set's bundle and unbundle, share one).
 
-    __slots__ = ("cooldown_until_ns", "in_flight", "in_flight_since_ns")
+    `held`: an earlier batch of the instance has an unknown outcome (or is in flight at an executor
+    this engine did not send it from): no new signal, and no time-out, until the executor says it
+    settled."""
+
+    __slots__ = ("cooldown_until_ns", "held", "in_flight", "in_flight_since_ns")
 
     def __init__(self) -> None:
         self.cooldown_until_ns = 0
         self.in_flight = False
         self.in_flight_since_ns = 0
+        self.held = False
 
 
 class _Direction:
     """One strategy on one instance: its legs, their live states and its evaluation."""
 
     __slots__ = (
+        "awaiting_fresh",
         "clock",
         "enabled",
+        "epoch",
         "fee_rates",
         "has_fees",
         "instance_id",
@@ -135,6 +179,8 @@ class _Direction:
         self.min_size = max(m.min_order_size for m in markets)
         self.clock = clock
         self.enabled = True
+        self.epoch = 0  # the last batch that touched it (one evaluation per direction per frame)
+        self.awaiting_fresh = False  # signalled; no legs' newer update seen since
         self.inventory = 0.0  # unbundle only: minted sets held (min over the set's YES tokens)
         # The fee-free price sum past which no set can meet min_profit_abs (set with the config).
         self.limit = 0.0
@@ -162,13 +208,16 @@ class _TrioBuy(_Direction):
         # Fees only lower the profit, so the fee-free sum decides most updates on its own.
         if not pa + pb + pc <= self.limit:
             return None
-        if not (a.ask_size > 0.0 and b.ask_size > 0.0 and c.ask_size > 0.0):
+        sa = a.ask_size - a.ask_taken
+        sb = b.ask_size - b.ask_taken
+        sc = c.ask_size - c.ask_taken
+        if not (sa > 0.0 and sb > 0.0 and sc > 0.0):
             return None
         fees = 0.0
         if self.has_fees:
             ra, rb, rc = self.fee_rates
             fees = ra * pa * (1.0 - pa) + rb * pb * (1.0 - pb) + rc * pc * (1.0 - pc)
-        shown = min(a.ask_size, b.ask_size, c.ask_size)
+        shown = min(sa, sb, sc)
         return _buy_set(self, ev, now_ns, (pa, pb, pc), pa + pb + pc + fees, fees, shown)
 
 
@@ -193,9 +242,10 @@ class _BundleBuy(_Direction):
         fees = _fees(self, prices)
         shown = math.inf
         for s in states:
-            if not s.ask_size > 0.0:
+            left = s.ask_size - s.ask_taken
+            if not left > 0.0:
                 return None
-            shown = min(shown, s.ask_size)
+            shown = min(shown, left)
         return _buy_set(self, ev, now_ns, prices, total + fees, fees, shown)
 
 
@@ -223,9 +273,10 @@ class _UnbundleSell(_Direction):
             return None
         shown = math.inf
         for s in self.states:
-            if not s.bid_size > 0.0:
+            left = s.bid_size - s.bid_taken
+            if not left > 0.0:
                 return None
-            shown = min(shown, s.bid_size)
+            shown = min(shown, left)
         size = _floor_shares(min(shown, ev.max_set_size, self.inventory))
         return _finish(self, ev, now_ns, prices, size, cost, fees, profit, 1.0)
 
@@ -245,6 +296,10 @@ def _buy_set(
         return None
     # Equal shares: the thinnest leg, the configured cap and what the capital buys.
     size = _floor_shares(min(shown, ev.max_set_size, ev.capital / cost))
+    # ...and at least what makes every leg a marketable BUY the venue accepts (min_notional.py).
+    ticks = [s.tick_size or leg.tick_size for s, leg in zip(d.states, d.legs, strict=True)]
+    if not size >= smallest_buy_set(prices, ticks, ev.config.min_marketable_buy_pusd) - EPS:
+        return None
     return _finish(d, ev, now_ns, prices, size, cost, fees, profit, cost)
 
 
@@ -276,7 +331,7 @@ def _finish(
     if not expected_pnl >= ev.min_expected_pnl - EPS:
         return None
     clock = d.clock
-    if now_ns < clock.cooldown_until_ns:
+    if now_ns < clock.cooldown_until_ns or clock.held:
         return None
     if clock.in_flight:
         if now_ns - clock.in_flight_since_ns < ev.in_flight_timeout_ns:
@@ -287,11 +342,22 @@ def _finish(
     clock.cooldown_until_ns = now_ns + ev.cooldown_ns
     clock.in_flight = True
     clock.in_flight_since_ns = now_ns
+    d.awaiting_fresh = True
+    # The size is ours from here on: later evaluations (this frame's other instances sharing a leg
+    # included) see the displayed size minus it, until the venue shows the level again.
+    taken = []
+    for s in d.states:
+        if d.payout > 0.0:  # buys take asks; an unbundle (payout -1) sells into bids
+            s.ask_taken += size
+            taken.append(Take(s, True, size, s.ask_gen))
+        else:
+            s.bid_taken += size
+            taken.append(Take(s, False, size, s.bid_gen))
     ticks = tuple([s.tick_size or leg.tick_size for s, leg in zip(d.states, d.legs, strict=True)])
     # Positional: this is the signal path, and keyword construction costs about a microsecond more.
     return Opportunity(
         d.instance_id, d.strategy, d.legs, prices, ticks, size, d.payout, cost, fees, profit,
-        profit / notional * BPS, expected_pnl, ev.min_profit_abs, now_ns,
+        profit / notional * BPS, expected_pnl, ev.min_profit_abs, now_ns, tuple(taken),
     )
 
 
@@ -302,6 +368,7 @@ class Evaluator:
         "_by_instance",
         "_by_strategy",
         "_clocks",
+        "_epoch",
         "_inventory",
         "_states",
         "_tokens",
@@ -333,6 +400,7 @@ class Evaluator:
         self._by_strategy: dict[int, list[_Direction]] = {s: [] for s in _STRATEGY_SWITCH}
         self._by_instance: dict[str, tuple[_Direction, ...]] = {}
         self._unbundles: list[_UnbundleSell] = []
+        self._epoch = 0
         on_ask: dict[str, list[_Direction]] = {token: [] for token in structure.tokens}
         on_bid: dict[str, list[_Direction]] = {token: [] for token in structure.tokens}
         for instance in structure.instances:
@@ -353,63 +421,106 @@ class Evaluator:
 
     # -- the hot path ------------------------------------------------------------------------------
 
-    def on_top_of_book(self, tob: ingest_pb2.TopOfBook, now_ns: int) -> Sequence[Opportunity]:
-        """Apply one top of book; return the opportunities it opens (usually none: an empty tuple)."""
-        entry = self._tokens.get(tob.token_id)
-        if entry is None:
-            return _NONE  # not ours (a late update after a structure swap)
-        state, on_ask, on_bid = entry
-        bid = tob.bid_price
-        bid_size = tob.bid_size
-        ask = tob.ask_price
-        ask_size = tob.ask_size
-        if tob.stale:
-            # Never trade on it; remember it as it is so the first fresh update re-evaluates.
-            state.stale = True
-            state.tick_size = tob.tick_size
+    def on_batch(self, updates: Iterable[ingest_pb2.TopOfBook], now_ns: int) -> Sequence[Opportunity]:
+        """Apply one frame's top-of-book changes whole, then evaluate each direction they touched once,
+        on the state the frame left; return the opportunities (usually none: an empty tuple)."""
+        self._epoch = epoch = self._epoch + 1
+        tokens = self._tokens
+        touched: list[_Direction] | None = None
+        for tob in updates:
+            entry = tokens.get(tob.token_id)
+            if entry is None:
+                continue  # not ours (a late update after a structure swap)
+            state, on_ask, on_bid = entry
+            bid = tob.bid_price
+            bid_size = tob.bid_size
+            ask = tob.ask_price
+            ask_size = tob.ask_size
+            if tob.stale:
+                # Never trade on it; remember it as it is so the first fresh update re-evaluates.
+                state.stale = True
+                state.tick_size = tob.tick_size
+                state.bid = bid
+                state.bid_size = bid_size
+                state.ask = ask
+                state.ask_size = ask_size
+                state.reset_ask()
+                state.reset_bid()
+                continue
+            if state.stale:  # first snapshot, or fresh again: everything it touches may be tradeable now
+                # The tick only changes through a stale update (CONTRACT.md: a tick_size_change is sent
+                # at once, as stale), so it is read here and on stale updates, not on every change.
+                state.stale = False
+                state.tick_size = tob.tick_size
+                ask_changed = bid_changed = True
+            else:
+                ask_changed = ask != state.ask or ask_size != state.ask_size
+                bid_changed = bid != state.bid or bid_size != state.bid_size
             state.bid = bid
             state.bid_size = bid_size
             state.ask = ask
             state.ask_size = ask_size
+            if ask_changed:
+                if state.ask_taken:
+                    state.reset_ask()  # the venue shows the level anew: what we took is in it
+                for direction in on_ask:
+                    if direction.epoch != epoch:
+                        direction.epoch = epoch
+                        if touched is None:
+                            touched = []
+                        touched.append(direction)
+            if bid_changed:
+                if state.bid_taken:
+                    state.reset_bid()
+                for direction in on_bid:
+                    if direction.epoch != epoch:
+                        direction.epoch = epoch
+                        if touched is None:
+                            touched = []
+                        touched.append(direction)
+        if touched is None:
             return _NONE
-        if state.stale:  # first snapshot, or fresh again: everything it touches may be tradeable now
-            # The tick only changes through a stale update (CONTRACT.md: a tick_size_change is sent
-            # at once, as stale), so it is read here and on stale updates, not on every change.
-            state.stale = False
-            state.tick_size = tob.tick_size
-            ask_changed = bid_changed = True
-        else:
-            ask_changed = ask != state.ask or ask_size != state.ask_size
-            bid_changed = bid != state.bid or bid_size != state.bid_size
-        state.bid = bid
-        state.bid_size = bid_size
-        state.ask = ask
-        state.ask_size = ask_size
         found: list[Opportunity] | None = None
-        if ask_changed:
-            for direction in on_ask:
-                opportunity = direction.evaluate(self, now_ns)
-                if opportunity is not None:
-                    if found is None:
-                        found = []
-                    found.append(opportunity)
-        if bid_changed:
-            for direction in on_bid:
-                opportunity = direction.evaluate(self, now_ns)
-                if opportunity is not None:
-                    if found is None:
-                        found = []
-                    found.append(opportunity)
+        for direction in touched:
+            direction.awaiting_fresh = False
+            opportunity = direction.evaluate(self, now_ns)
+            if opportunity is not None:
+                if found is None:
+                    found = []
+                found.append(opportunity)
         return found if found is not None else _NONE
 
-    def reevaluate(self, instance_id: str, now_ns: int) -> Sequence[Opportunity]:
-        """Evaluate one instance on the books as they are (e.g. after its in-flight signal cleared)."""
+    def on_top_of_book(self, tob: ingest_pb2.TopOfBook, now_ns: int) -> Sequence[Opportunity]:
+        """A frame of one update."""
+        return self.on_batch((tob,), now_ns)
+
+    def reevaluate(self, instance_id: str, now_ns: int, *, fresh_only: bool = False) -> Sequence[Opportunity]:
+        """Evaluate one instance on the books as they are (e.g. after its in-flight signal cleared).
+        With `fresh_only`, skip directions that signalled and have seen no newer leg update since: what
+        a balance or inventory change asks for, since our own fill shows there before on the book."""
         found = []
         for direction in self._by_instance.get(instance_id, _NONE):
+            if fresh_only and direction.awaiting_fresh:
+                continue
             opportunity = direction.evaluate(self, now_ns)
             if opportunity is not None:
                 found.append(opportunity)
         return found
+
+    def give_back(self, opportunity: Opportunity) -> None:
+        """The signal took nothing at the venue (skipped, rejected, settled unfilled): its sizes are
+        shown again, unless the venue has shown those levels anew meanwhile; its directions may signal
+        again without waiting for a newer update."""
+        for take in opportunity.taken:
+            state = take.state
+            if take.ask:
+                if state.ask_gen == take.gen:
+                    state.ask_taken = max(0.0, state.ask_taken - take.size)
+            elif state.bid_gen == take.gen:
+                state.bid_taken = max(0.0, state.bid_taken - take.size)
+        for direction in self._by_instance.get(opportunity.instance_id, _NONE):
+            if direction.strategy == opportunity.strategy:
+                direction.awaiting_fresh = False
 
     # -- control -----------------------------------------------------------------------------------
 
@@ -454,6 +565,19 @@ class Evaluator:
         clock = self._clocks.get(instance_id)
         if clock is not None:
             clock.in_flight = False
+
+    def set_held(self, instance_ids: Iterable[str]) -> None:
+        """Exactly these instances are held (an unknown outcome at the executor): no signal, no time-out."""
+        held = set(instance_ids)
+        for instance_id, clock in self._clocks.items():
+            clock.held = instance_id in held
+
+    def is_held(self, instance_id: str) -> bool:
+        clock = self._clocks.get(instance_id)
+        return clock is not None and clock.held
+
+    def held_count(self) -> int:
+        return sum(1 for c in self._clocks.values() if c.held)
 
     def mark_all_stale(self) -> None:
         """Ingest is away: every book may be wrong until its next fresh top of book."""

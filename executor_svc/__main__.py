@@ -28,6 +28,8 @@ FLAGS = (
          choices=("0", "1", "2", "3")),
     Flag("funder", "maker address (default: the key's address)", None, address),
     Flag("chain-id", "EVM chain id", 137, config.positive_int),
+    Flag("not-found-grace-s", "seconds after a POST of unknown outcome before the venue's 'order not found' "
+         "counts as proof it never arrived (the edge may still be queueing it)", 30.0, config.positive_float),
     Flag("balance-poll-s", "seconds between GET /balance-allowance polls in live and paper modes (and at once "
          "after every trade); the executor sizes with min(CLOB balance, last UpdateBalance); 0 turns it off",
          5.0, config.non_negative_float),

@@ -289,10 +289,19 @@ def balance_status(funds: Funds, now_s: float) -> dict[str, Any]:
 
 def export_metrics(funds: Funds, clock: Callable[[], float] = time.monotonic) -> None:
     """The balance gauges, computed at each scrape (an age must grow between polls, and without any)."""
-    metrics.BALANCE_AGE.set_function(lambda: round(funds.figure(clock()).age_s, 3))
+
+    def clob_age() -> float:
+        # what the alert watches (PolyarbBalanceStale): how old the CLOB's word is; without polling there
+        # is no CLOB figure to age
+        return round(funds.figure(clock()).age_s, 3) if funds.polling else 0.0
+
+    def source_is(source: Source) -> Callable[[], float]:
+        return lambda: 1.0 if funds.figure(clock()).source is source else 0.0
+
+    metrics.BALANCE_AGE_SECONDS.set_function(clob_age)
     metrics.BALANCE_COLLATERAL.labels("sizing").set_function(lambda: funds.figure(clock()).collateral)
     metrics.BALANCE_COLLATERAL.labels("clob").set_function(lambda: funds.clob.collateral if funds.clob else 0.0)
     metrics.BALANCE_COLLATERAL.labels("pushed").set_function(lambda: funds.pushed or 0.0)
-    for source in Source:
-        metrics.BALANCE_SOURCE.labels(source.name.lower()).set_function(
-            lambda source=source: 1.0 if funds.figure(clock()).source is source else 0.0)
+    metrics.BALANCE_SOURCE.labels("pushed").set_function(source_is(Source.PUSHED))
+    metrics.BALANCE_SOURCE.labels("clob").set_function(source_is(Source.CLOB))
+    metrics.BALANCE_SOURCE.labels("unknown").set_function(source_is(Source.UNKNOWN))

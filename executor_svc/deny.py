@@ -11,10 +11,11 @@ Order of the checks in `check_signal` (the first that fails is the reason given)
  4. too_many_legs: before reading the legs, so a huge message costs nothing more.
  5. bad_signal, per leg: token ids, sides for the strategy, prices, sizes, ticks, fees, duplicates.
  6. off_tick: a well-formed price that is not on its leg's tick grid.
- 7. signal_too_old, 8. in_flight: the state of the world, after the faults of the signal itself,
-    so a broken engine is reported as broken and never hidden behind a slow clock.
-plan_trade (executor_svc/plan.py) continues with duplicate_signal, unprofitable (pricing), the
-sizing reasons (executor_svc/sizing.py) and allowance.
+ 7. signal_too_old, 8. in_flight, 9. outcome_unknown: the state of the world, after the faults of
+    the signal itself, so a broken engine is reported as broken and never hidden behind a slow clock.
+plan_trade (executor_svc/plan.py) continues with duplicate_signal, unprofitable (pricing) and the
+sizing reasons (executor_svc/sizing.py: below_min_size, below_min_notional, inventory_short,
+collateral_short, exposure_cap) and allowance.
 """
 
 from __future__ import annotations
@@ -52,9 +53,13 @@ class DenyReason(StrEnum):
     OFF_TICK = "off_tick"  # a leg price not on its tick grid
     SIGNAL_TOO_OLD = "signal_too_old"  # |now - frame arrival| > max_signal_age_ms (a future stamp is clock skew)
     IN_FLIGHT = "in_flight"  # the instance already has a set being executed
+    OUTCOME_UNKNOWN = "outcome_unknown"  # an earlier batch of the instance has an unknown outcome, not yet settled
     DUPLICATE_SIGNAL = "duplicate_signal"  # this signal id already holds a reservation
     UNPROFITABLE = "unprofitable"  # even at the signal's own prices, fees make the set miss min_profit_abs
     BELOW_MIN_SIZE = "below_min_size"  # the signal's size is under a leg's minimum or FOK-precision size
+    # the signal's size is under the size at which every buy leg, at its limit price, is worth the venue's
+    # minimum for a marketable BUY (ExecutorConfig.min_marketable_buy_pusd, $1), FOK precision on top
+    BELOW_MIN_NOTIONAL = "below_min_notional"
     INVENTORY_SHORT = "inventory_short"  # unbundle: a leg token's free inventory is under the minimum
     COLLATERAL_SHORT = "collateral_short"  # collateral minus reservations buys less than the minimum
     EXPOSURE_CAP = "exposure_cap"  # the minimum set would take exposure past max_exposure
@@ -131,6 +136,7 @@ def check_signal(
     trading_enabled: bool,
     circuit_open: bool,
     in_flight_instances: Container[str],
+    unknown_instances: Container[str] = frozenset(),
     max_signal_age_ms: int,
     balance_known: bool = True,
 ) -> CheckedSignal | Denial:
@@ -222,6 +228,8 @@ def check_signal(
         return Denial(DenyReason.SIGNAL_TOO_OLD, f"age {age}, max {max_signal_age_ms} ms")
     if signal.instance_id in in_flight_instances:
         return Denial(DenyReason.IN_FLIGHT, f"instance {signal.instance_id} is in flight")
+    if signal.instance_id in unknown_instances:
+        return Denial(DenyReason.OUTCOME_UNKNOWN, f"instance {signal.instance_id} has a batch of unknown outcome")
     return CheckedSignal(
         signal.signal_id, signal.instance_id, signal.strategy, payout, min_profit_abs, tuple(quotes),
         hundredths_of(size),

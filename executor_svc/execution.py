@@ -4,7 +4,9 @@ This is the one place where the pure parts (plan, orders, signing, ledger, break
 CLOB client and the journal). Money rules kept here:
 - a batch is posted at most once, whatever happens (no retry path exists);
 - collateral is reserved before signing and released or consumed only on a known outcome; an UNKNOWN
-  outcome keeps its reservation until reconciliation learns what the venue did;
+  outcome keeps its reservation, and its instance takes no new signal, until reconciliation learns
+  what the venue did (unknown_batches.py: when to probe, when "not found" is proof); the settling
+  result names the UNKNOWN one (`reconciles_seq`) and is announced to every signal stream;
 - every result is committed to the journal before anyone hears of it;
 - before a batch goes on the wire its UNKNOWN result is journaled as an intent, so a process killed
   mid-post leaves a batch to reconcile (`recover_orphans` at the next start), never one nobody knows of.
@@ -28,9 +30,17 @@ from executor_svc.journal import Journal, JournalError
 from executor_svc.ledger import Ledger, LedgerError
 from executor_svc.orders import OrderSide, batch_body, build_order, order_parties, order_to_wire, salt_from
 from executor_svc.plan import TradePlan, plan_trade
-from executor_svc.reconcile import PAYOUT_BY_STRATEGY, leg_cost, outcome_for, reconciled_result, venue_fill
+from executor_svc.reconcile import (
+    PAYOUT_BY_STRATEGY,
+    held_by,
+    leg_cost,
+    outcome_for,
+    reconciled_result,
+    venue_fill,
+)
 from executor_svc.settings import default_config
 from executor_svc.signing import OrderSigner, SignedOrder
+from executor_svc.unknown_batches import UnknownBatch, UnknownBatches, settle_not_found
 from polyarb.runtime.metrics import ErrorCounter
 from polyarb.v1 import common_pb2, executor_pb2
 
@@ -41,6 +51,8 @@ OUTCOME_NAMES = {v: n.removeprefix("OUTCOME_").lower() for n, v in executor_pb2.
 ORPHAN_ERROR = "the executor stopped while posting: outcome unknown, reconciling"
 # statuses after which a leg cannot fill any more (NT PolymarketOrderStatus; "_<reason>" suffixes allowed)
 FINAL_UNFILLED = ("unmatched", "canceled", "cancelled", "invalid", "expired")
+DEFAULT_NOT_FOUND_GRACE_S = 30.0
+RECONCILE_TICK_S = 0.25
 
 
 @dataclass
@@ -66,6 +78,10 @@ class Executor:
         self.trading_enabled = False
         self.trading_reason = "starts disabled"
         self.in_flight: dict[str, str] = {}  # instance_id -> signal_id
+        self.unknown = UnknownBatches()
+        self.not_found_grace_ns = int(DEFAULT_NOT_FOUND_GRACE_S * 1e9)
+        # called with each result that settles an UNKNOWN one (the servicer acks it on every signal stream)
+        self.settled_listeners: set[Callable[[executor_pb2.TradeResult], None]] = set()
         self.consecutive_failures = 0
         self._rng = random.Random()
         self._tasks: set[asyncio.Task] = set()
@@ -111,6 +127,7 @@ class Executor:
             known, allowance = self.balance_gate() if self.balance_gate is not None else (True, math.inf)
             plan = plan_trade(signal, self.ledger, self.config, now_ns=recv_ns, trading_enabled=self.trading_enabled,
                               circuit_open=self.breaker.is_open, in_flight_instances=self.in_flight,
+                              unknown_instances=self.unknown.instances(),
                               balance_known=known, allowance=allowance)
         except Exception as exc:  # a bug must cost this signal only, not the stream every other signal is on
             errors("plan", "planning a signal failed: denied", level=logging.ERROR, signal_id=signal.signal_id[:100],
@@ -190,6 +207,8 @@ class Executor:
         reply, posted_ns = await self.clob.post_orders(body, len(signed))
         metrics.POST_SECONDS.observe(time.perf_counter() - started)
         trace.posted_ns = posted_ns
+        if trace.ws_recv_ns > 0:
+            metrics.FRAME_TO_POST_SECONDS.observe((posted_ns - trace.ws_recv_ns) / 1e9)
         trace.response_ns = time.time_ns()
         if reply.fate != BatchFate.NOT_SENT:
             metrics.ORDERS_POSTED.inc(len(signed))
@@ -283,7 +302,10 @@ class Executor:
             self.in_flight.pop(plan.instance_id, None)
         metrics.TRADE_RESULTS.labels(OUTCOME_NAMES[stored.outcome]).inc()
         if stored.outcome == executor_pb2.OUTCOME_UNKNOWN:
-            return stored  # the reservation stays until reconciliation knows what happened
+            # the reservation stays, and the instance is held, until reconciliation knows what happened
+            self.unknown.add(UnknownBatch.of(stored))
+            self.sync_unknown_gauges()
+            return stored
         if stored.outcome == executor_pb2.OUTCOME_REJECTED:
             self.ledger.release(plan.signal_id)
         else:
@@ -293,28 +315,44 @@ class Executor:
     # -- reconciliation --------------------------------------------------------------------------------
 
     def recover_orphans(self) -> int:
-        """Batches a previous process was posting when it died: journal each as UNKNOWN, so that
-        reconciliation asks the venue what became of them. Call before trading starts."""
+        """At start, before trading: batches a previous process was posting when it died are journaled
+        as UNKNOWN; then every unsettled UNKNOWN batch in the journal holds its instance and, rebuilt
+        from its legs, its reservation, until reconciliation settles it. Returns the orphans found."""
         orphans = self.journal.orphan_intents()
         for intent in orphans:
             stored = self.journal.append(intent)
             metrics.TRADE_RESULTS.labels(OUTCOME_NAMES[stored.outcome]).inc()
             log.warning("a batch was on the wire when the executor stopped: journaled as unknown, reconciling",
                         extra={"seq": stored.seq, "signal_id": stored.signal_id})
+        for seq in sorted({pending.seq for pending in self.journal.unresolved()}):
+            unknown = self._unknown_result(seq)
+            if unknown is None:
+                continue
+            self.unknown.add(UnknownBatch.of(unknown))
+            collateral, inventory = held_by(unknown)
+            self.ledger.restore(unknown.signal_id, collateral, inventory)
+        self.sync_unknown_gauges()
         return len(orphans)
 
-    async def reconcile_once(self) -> int:
-        """Ask the venue about every unresolved order; journal a result for each UNKNOWN one now final.
-        Returns how many UNKNOWN results were resolved."""
+    def _unknown_result(self, seq: int) -> executor_pb2.TradeResult | None:
+        (unknown,) = self.journal.read_after(seq - 1, 1) or (None,)
+        return unknown if unknown is not None and unknown.seq == seq else None
+
+    async def reconcile_once(self, *, due_only: bool = False, now_ns: int | None = None) -> int:
+        """Ask the venue about the orders of unsettled UNKNOWN batches (with `due_only`, of those whose
+        probe is due); journal a result for each batch now settled. Returns how many were settled."""
         if self.clob is None:
             return 0
+        now = time.time_ns() if now_ns is None else now_ns
+        due = {batch.seq for batch in self.unknown.due(now)} if due_only else None
         by_seq: dict[int, list[str]] = {}
         for pending in self.journal.unresolved():
-            by_seq.setdefault(pending.seq, []).append(pending.order_hash)
+            if due is None or pending.seq in due:
+                by_seq.setdefault(pending.seq, []).append(pending.order_hash)
         resolved = 0
         for seq, hashes in sorted(by_seq.items()):
-            (unknown,) = self.journal.read_after(seq - 1, 1) or (None,)
-            if unknown is None or unknown.seq != seq:
+            unknown = self._unknown_result(seq)
+            if unknown is None:
                 continue
             answers = {}
             try:
@@ -322,9 +360,13 @@ class Executor:
                     answers[order_hash] = venue_fill(await self.clob.get_order(order_hash))
             except ReconcileError as exc:
                 errors("reconcile", "venue could not say; asking again later", error=str(exc))
+                self.unknown.probed(seq, time.time_ns())
                 continue
-            for leg in unknown.legs:
-                answers.setdefault(leg.order_hash, (True, 0.0, "not_posted"))
+            self.unknown.probed(seq, time.time_ns())
+            batch = self.unknown.get(seq)
+            posted_ns = batch.posted_ns if batch is not None else UnknownBatch.of(unknown).posted_ns
+            answers = settle_not_found(answers, [leg.order_hash for leg in unknown.legs], posted_ns,
+                                       time.time_ns(), self.not_found_grace_ns)
             result = reconciled_result(unknown, answers, PAYOUT_BY_STRATEGY.get(unknown.strategy, 0.0))
             if result is None:
                 continue
@@ -333,18 +375,38 @@ class Executor:
             metrics.TRADE_RESULTS.labels(OUTCOME_NAMES[stored.outcome]).inc()
             if self.ledger.holds(stored.signal_id):
                 self.ledger.settle(stored.signal_id, stored.cost, signed_fills(stored.legs))
+            self.unknown.settle(seq)
             log.info("unknown outcome reconciled", extra={"seq": seq, "new_seq": stored.seq,
                                                            "outcome": OUTCOME_NAMES[stored.outcome]})
+            for listener in tuple(self.settled_listeners):
+                listener(stored)
             resolved += 1
+        self.sync_unknown_gauges()
         return resolved
 
-    async def reconcile_forever(self, interval_s: float = 2.0) -> None:
+    async def reconcile_forever(self, tick_s: float = RECONCILE_TICK_S) -> None:
+        """Probe each unknown batch on its schedule (the first probe within 1 s, then backing off)."""
         while True:
-            await asyncio.sleep(interval_s)
+            await asyncio.sleep(tick_s)
             try:
-                await self.reconcile_once()
+                if self.unknown.due(time.time_ns()):
+                    await self.reconcile_once(due_only=True)
+                else:
+                    self.sync_unknown_gauges()
             except Exception as exc:  # keep reconciling whatever one round hit
                 errors("reconcile", "reconciliation round failed", level=logging.ERROR, error=repr(exc)[:200])
+
+    def unknown_batches(self, now_ns: int) -> list[executor_pb2.UnknownBatch]:
+        return [
+            executor_pb2.UnknownBatch(seq=b.seq, signal_id=b.signal_id, instance_id=b.instance_id,
+                                      posted_ns=b.posted_ns, age_ms=max(0, now_ns - b.posted_ns) // 1_000_000,
+                                      probes=b.probes)
+            for b in self.unknown.batches()
+        ]
+
+    def sync_unknown_gauges(self) -> None:
+        metrics.UNKNOWN_OUTCOMES.set(len(self.unknown))
+        metrics.UNKNOWN_OUTCOME_OLDEST_SECONDS.set(self.unknown.oldest_age_ns(time.time_ns()) / 1e9)
 
     async def drain(self, timeout_s: float) -> None:
         """On shutdown: let signals already accepted finish (their orders may be on the wire)."""

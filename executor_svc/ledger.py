@@ -150,6 +150,18 @@ class Ledger:
         self._reservations[signal_id] = reservation
         return reservation
 
+    def restore(self, signal_id: str, collateral: float, inventory_by_token: Mapping[str, float]) -> Reservation:
+        """Hold what a batch of unknown outcome may have spent, found in the journal at start. Unlike
+        `reserve` it does not check what is available: the money may be gone already, and holding
+        it can only make later sizing more careful (available may go negative until it settles)."""
+        if signal_id in self._reservations:
+            return self._reservations[signal_id]
+        collateral = _finite("collateral", collateral)
+        shares = _inventory_map("inventory", inventory_by_token)
+        reservation = Reservation(collateral, MappingProxyType({t: s for t, s in shares.items() if s > 0.0}))
+        self._reservations[signal_id] = reservation
+        return reservation
+
     def release(self, signal_id: str) -> Reservation | None:
         """Hand a reservation back, nothing spent. Idempotent: an unknown id returns None."""
         return self._reservations.pop(signal_id, None)

@@ -11,9 +11,10 @@ see the same ledger):
     for leg in plan.legs: build_order(side=leg.venue_side, token_id=leg.token_id, price=leg.price,
                                       size=leg.size, tick_size=leg.tick_size, ...)  # neg_risk picks the exchange
 
-Steps: deny.check_signal (operator switches, malformed, too many legs, off tick, age, in flight),
+Steps: deny.check_signal (operator switches, malformed, too many legs, off tick, age, in flight,
+outcome unknown),
 duplicate_signal, pricing.limit_ticks (slippage capped by min_profit_abs, else unprofitable),
-sizing.size_set (below_min_size, inventory_short, collateral_short, exposure_cap), allowance.
+sizing.size_set (below_min_size, below_min_notional, inventory_short, collateral_short, exposure_cap), allowance.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from executor_svc.deny import CheckedSignal, Denial, DenyReason, check_signal
 from executor_svc.ledger import Ledger
 from executor_svc.orders import OrderSide
 from executor_svc.pricing import fee_per_share, limit_ticks, tick_price
-from executor_svc.sizing import SetSize, size_set
+from executor_svc.sizing import SetSize, pusd_units, size_set
 from polyarb.v1 import executor_pb2
 
 __all__ = ["PlannedLeg", "TradePlan", "plan_trade"]
@@ -76,6 +77,7 @@ def plan_trade(
     trading_enabled: bool,
     circuit_open: bool,
     in_flight_instances: Container[str],
+    unknown_instances: Container[str] = frozenset(),
     balance_known: bool = True,
     allowance: float = math.inf,
 ) -> TradePlan | Denial:
@@ -89,6 +91,7 @@ def plan_trade(
         trading_enabled=trading_enabled,
         circuit_open=circuit_open,
         in_flight_instances=in_flight_instances,
+        unknown_instances=unknown_instances,
         max_signal_age_ms=config.max_signal_age_ms,
         balance_known=balance_known,
     )
@@ -109,6 +112,7 @@ def plan_trade(
         exposure=exposure,
         max_exposure=config.max_exposure,
         free_inventory=free_inventory,
+        min_buy_units=pusd_units(config.min_marketable_buy_pusd),
     )
     if isinstance(sized, Denial):
         return sized

@@ -2,6 +2,7 @@
 
 An UNKNOWN batch (time-out, 5xx) is never re-posted. Its order hashes are asked of the venue
 (GET /data/order/{hash}) until each is final; then a new TradeResult records what really happened.
+When "not found" is final is unknown_batches.settle_not_found's rule (a grace period after the POST).
 Venue facts (polymarket-protocol.md 2.5; NT PolymarketOrderStatus): statuses may carry a
 `_<reason>` suffix; `size_matched` is the shares filled so far.
 """
@@ -10,15 +11,17 @@ from __future__ import annotations
 
 import math
 
+from executor_svc.unknown_batches import NOT_FOUND
 from polyarb.v1 import executor_pb2
 
 _FINAL = ("matched", "canceled", "cancelled", "unmatched", "invalid", "expired")
 
 
 def venue_fill(order: dict | None) -> tuple[bool, float, str]:
-    """(final, filled shares, status) for the venue's answer; None = the venue never saw the order."""
+    """(final, filled shares, status) for the venue's answer; None = the venue has not heard of the
+    order (yet: not final by itself, see unknown_batches.settle_not_found)."""
     if order is None:
-        return True, 0.0, "not_found"
+        return False, 0.0, NOT_FOUND
     status = str(order.get("status") or "").lower()
     try:
         matched = float(order.get("size_matched") or 0.0)
@@ -86,3 +89,18 @@ PAYOUT_BY_STRATEGY = {
     executor_pb2.STRATEGY_BUNDLE: 1.0,
     executor_pb2.STRATEGY_UNBUNDLE: -1.0,
 }
+
+
+def held_by(unknown: executor_pb2.TradeResult) -> tuple[float, dict[str, float]]:
+    """What an UNKNOWN batch may have spent, to hold in reserve until it settles: the buy legs' pUSD at
+    their limit prices with fees, and the shares of its sell legs (a restarted executor rebuilds its
+    reservations from this)."""
+    collateral = 0.0
+    inventory: dict[str, float] = {}
+    for leg in unknown.legs:
+        if leg.side == executor_pb2.SIDE_BUY:
+            fee = leg.fee_rate_bps / 10_000 * leg.price * (1.0 - leg.price) * leg.size
+            collateral += leg.price * leg.size + fee
+        else:
+            inventory[leg.token_id] = inventory.get(leg.token_id, 0.0) + leg.size
+    return collateral, inventory

@@ -45,6 +45,8 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
             acks.put_nowait(executor_pb2.SignalAck(signal_id=result.signal_id, accepted=True, done=True,
                                                    outcome=result.outcome, result_seq=result.seq))
 
+        core.settled_listeners.add(done)  # an UNKNOWN batch settled: its engine may trade the instance again
+
         async def read() -> None:
             async for signal in request_iterator:
                 recv_ns = time.time_ns()
@@ -73,6 +75,7 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
                     yield await acks.get()
                 return
         finally:
+            core.settled_listeners.discard(done)
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
@@ -129,6 +132,8 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
             last_results=core.journal.last_results(LAST_RESULTS),
             signer_address=core.identity.signer.address,
             consecutive_failures=core.breaker.consecutive_failures,
+            unknown_batches=core.unknown_batches(time.time_ns()),
+            in_flight_instance_ids=sorted(core.in_flight),
             **balance_status(self.funds, time.monotonic()),
         )
 
@@ -145,6 +150,7 @@ async def build_app(args: argparse.Namespace, token: str | None, key: SigningKey
     journal = Journal(args.journal)
     clob = None
     core = Executor(args.mode, identity, journal, clob)
+    core.not_found_grace_ns = int(args.not_found_grace_s * 1e9)
     poll_s = getattr(args, "balance_poll_s", 0.0)
     funds = Funds(polling=args.mode != "dry-run" and poll_s > 0, started_s=time.monotonic())
     export_metrics(funds)

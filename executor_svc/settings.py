@@ -3,7 +3,8 @@
 `UpdateConfig` replaces the whole config, so a message is either valid as a whole or refused with
 the first bad field named, in field order (the servicer turns `ConfigError` into INVALID_ARGUMENT
 and keeps the old config). Proto3 cannot tell "unset" from zero, so defaults apply only where the
-executor starts; an update means exactly what it says.
+executor starts; an update means exactly what it says, with one exception (`min_marketable_buy_pusd`,
+below).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ DEFAULTS: dict[str, int | float | str] = {
     "http_timeout_ms": 2000,
     "max_exposure": 1000.0,
     "order_type": "FOK",
+    # The venue refuses a marketable (FOK/FAK) BUY worth under $1 ("invalid amount for a marketable BUY
+    # order ($0.3), min size: $1"; NautilusTrader docs/integrations/polymarket.md, its issue 3874).
+    "min_marketable_buy_pusd": 1.0,
 }
 
 # Legs are marketable and all-or-nothing per leg; GTC/GTD would rest on the book (never wanted here).
@@ -39,7 +43,13 @@ def default_config() -> executor_pb2.ExecutorConfig:
 
 
 def validate_config(msg: executor_pb2.ExecutorConfig) -> executor_pb2.ExecutorConfig:
-    """A copy of the config to put in force, or `ConfigError` naming the first bad field."""
+    """A copy of the config to put in force, or `ConfigError` naming the first bad field.
+
+    `min_marketable_buy_pusd = 0` is read as the default: the field is newer than the contract, and a
+    client built from the contract alone (the Node shell reading GetStatus and sending it back) drops
+    it; 0 would otherwise switch off a check the venue makes anyway, so every such order would be
+    refused there, after signing, with the other legs of its batch filled. There is no "off".
+    """
     for field in msg.DESCRIPTOR.fields:  # field-number order, so "first" is well defined
         name = field.name
         value = getattr(msg, name)
@@ -49,6 +59,11 @@ def validate_config(msg: executor_pb2.ExecutorConfig) -> executor_pb2.ExecutorCo
             raise ConfigError(f"max_exposure must be a finite number >= 0 pUSD, got {value!r}")
         if name == "order_type" and value not in ORDER_TYPES:
             raise ConfigError(f"order_type must be FOK or FAK, got {value!r}")
+        if name == "min_marketable_buy_pusd" and not 0.0 <= value < math.inf:
+            raise ConfigError(f"min_marketable_buy_pusd must be a finite number >= 0 pUSD (0: the default "
+                              f"{DEFAULTS[name]}), got {value!r}")
     config = executor_pb2.ExecutorConfig()
     config.CopyFrom(msg)
+    if config.min_marketable_buy_pusd == 0.0:
+        config.min_marketable_buy_pusd = float(DEFAULTS["min_marketable_buy_pusd"])
     return config

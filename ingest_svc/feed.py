@@ -125,6 +125,7 @@ class MarketFeed:
         self._rate_samples.append((now, self.frames))
         metrics.WS_CONNECTIONS.set(self.pool.open_connections())
         metrics.STALE_TOKENS.set(self.books.stale_count())
+        metrics.BOOK_TOKENS.set(len(self.books))
         if self.last_frame_monotonic:
             metrics.LAST_MESSAGE_AGE.set(now - self.last_frame_monotonic)
 

@@ -7,15 +7,7 @@ import pathlib
 from collections.abc import Sequence
 
 from polyarb.runtime import config, server
-from polyarb.runtime.config import Flag, host_port, non_negative_float, positive_int, readable_file
-
-
-def _positive_float(text: str) -> float:
-    value = non_negative_float(text)
-    if value == 0:
-        raise ValueError("must be > 0")
-    return value
-
+from polyarb.runtime.config import Flag, host_port, non_negative_float, positive_float, positive_int, readable_file
 
 FLAGS = (
     Flag("ws-addr", "market WebSocket listen address HOST:PORT", "127.0.0.1:8765", host_port),
@@ -25,12 +17,13 @@ FLAGS = (
     Flag("seed", "random seed of the scenario (same seed, same prices); default: a fresh one", None, int),
     Flag("replay-speed", "replay speed of a recorded file: 1 = original timing, 0 = as fast as possible", 1.0,
          non_negative_float),
-    Flag("step-s", "seconds between scenario steps (price moves, injected arbitrages)", 0.25, _positive_float),
+    Flag("step-s", "seconds between scenario steps (price moves, injected arbitrages)", 0.25, positive_float),
     Flag("faults", "fault switches at start: a JSON object or a path to a JSON file (see paper_venue/faults.py)",
          None),
     Flag("api-creds-file", "JSON {apiKey, secret, passphrase[, address]} or an array of them: the API keys the "
          "venue accepts (default: the built-in paper-only key, paper_venue.auth.PAPER_CREDS)", None, readable_file),
-    Flag("starting-balance", "pUSD a new paper account starts with", 10_000.0, non_negative_float),
+    Flag("starting-balance", "pUSD a new paper account starts with; 0: accounts start empty", 10_000.0,
+         non_negative_float),
     Flag("chain-id", "EIP-712 chain id orders must be signed for", 137, positive_int),
 )
 

@@ -14,7 +14,7 @@ Gamma (polymarket-protocol.md 3), for `polyarbctl structure sync`:
 Paper-only (no auth; the venue listens on localhost):
   GET /balance?address=                         — collateral, inventory and what is held back
   GET /admin/structure, GET /admin/starting-balance, GET /admin/stats,
-  GET|POST /admin/faults, POST /admin/book, POST /admin/arbitrage, POST /admin/tick-size,
+  GET|POST /admin/faults, POST /admin/book, POST /admin/books, POST /admin/arbitrage, POST /admin/tick-size,
   POST /admin/resolve, POST /admin/balance, POST /admin/api-keys
 
 Errors are {"error": "..."} with a 4xx status (docs error-codes page); a rejected order in a batch is
@@ -84,6 +84,7 @@ def create_app(venue: PaperVenue) -> web.Application:
         web.get("/admin/faults", admin_get_faults),
         web.post("/admin/faults", admin_set_faults),
         web.post("/admin/book", admin_book),
+        web.post("/admin/books", admin_books),
         web.post("/admin/arbitrage", admin_arbitrage),
         web.post("/admin/tick-size", admin_tick_size),
         web.post("/admin/resolve", admin_resolve),
@@ -127,9 +128,19 @@ _BAD = object()
 # -- orders -----------------------------------------------------------------------------------------
 
 
-def _post_fault(venue: PaperVenue) -> web.Response | None:
+def _publish_fills(venue: PaperVenue, events) -> None:
+    """The market-feed events of a submission, unless the feed is set to lag fills (ws_hide_fills)."""
+    if not venue.faults.ws_hide_fills:
+        venue.publish(events)
+
+
+async def _post_fault(venue: PaperVenue) -> web.Response | None:
     """An HTTP fault that answers instead of the venue (the order is not processed)."""
     faults = venue.faults
+    if faults.take("hang"):
+        # queued at the edge, then lost: the client times out, the order never reaches matching
+        await asyncio.sleep(faults.timeout_s)
+        return error(504, "paper venue fault hang: request dropped at the edge")
     if faults.take("html_403"):
         return web.Response(status=403, text=GEOBLOCK_HTML, content_type="text/html")
     if faults.take("http_5xx"):
@@ -152,7 +163,8 @@ async def post_order(request: web.Request) -> web.Response:
     auth = await _l2(request, body)
     if isinstance(auth, web.Response):
         return auth
-    fault = _post_fault(venue)
+    venue.exchange.counters.order_posts += 1
+    fault = await _post_fault(venue)
     if fault is not None:
         return fault
     try:
@@ -164,7 +176,7 @@ async def post_order(request: web.Request) -> web.Response:
     delay = venue.faults.timeout_s if venue.faults.take("timeout") else 0.0
     api_key, address = auth
     sub = venue.exchange.submit(raw, api_key=api_key, address=address, now_ms=venue.now_ms())
-    venue.publish(sub.events)
+    _publish_fills(venue, sub.events)
     if delay:
         await asyncio.sleep(delay)  # processed, but the client gives up first: an UNKNOWN outcome
     if not sub.ok:
@@ -188,7 +200,8 @@ async def post_orders(request: web.Request) -> web.Response:
         return error(400, "Invalid order payload: no orders provided")
     if len(raw) > MAX_BATCH:
         return error(400, f"Too many orders in payload: {len(raw)}, max allowed is {MAX_BATCH}")
-    fault = _post_fault(venue)
+    venue.exchange.counters.order_posts += 1
+    fault = await _post_fault(venue)
     if fault is not None:
         return fault
     delay = venue.faults.timeout_s if venue.faults.take("timeout") else 0.0
@@ -210,7 +223,7 @@ async def post_orders(request: web.Request) -> web.Response:
         sub = venue.exchange.submit(leg, api_key=api_key, address=address, now_ms=venue.now_ms())
         events.extend(sub.events)
         results.append(_order_json(sub))
-    venue.publish(events)
+    _publish_fills(venue, events)
     if delay:
         await asyncio.sleep(delay)
     return answer(results)
@@ -534,6 +547,39 @@ async def admin_book(request: web.Request) -> web.Response:
         return error(400, str(exc))
     venue.apply_quotes({token: quotes})
     return answer(venue.snapshot(token, venue.now_ms()))
+
+
+async def admin_books(request: web.Request) -> web.Response:
+    """{"books": [{"token_id", "bids", "asks"}, ...]} pins several tokens' quotes at once and shows them
+    in ONE WebSocket frame: an array of `book` events, the way the venue sends several snapshots (the
+    answer to a subscription). A client that evaluates mid-frame sees books that never existed."""
+    venue = _venue(request)
+    raw = await _json(request)
+    books = raw.get("books") if isinstance(raw, dict) else None
+    scenario = venue.scenario
+    if not isinstance(books, list) or not books or not hasattr(scenario, "pin"):
+        return error(400, 'expected {"books": [{"token_id": ..., "bids": [...], "asks": [...]}, ...]}')
+    updates: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
+    for book in books:
+        token = book.get("token_id") if isinstance(book, dict) else None
+        market = venue.exchange.market_of(token) if isinstance(token, str) else None
+        if market is None:
+            return error(404, f"No orderbook exists for the requested token id {token!r}")
+        try:
+            quotes = (_levels(book.get("bids"), "bids"), _levels(book.get("asks"), "asks"))
+        except (ValueError, TypeError) as exc:
+            return error(400, str(exc))
+        tick = tick_units(market.tick_size)
+        if any(p % tick for side in quotes for p in side):
+            return error(400, f"prices must be on the market's tick grid ({market.tick_size})")
+        updates[token] = quotes
+    for token, (bids, asks) in updates.items():
+        scenario.pin(token, (bids, asks))
+        venue.exchange.set_venue_quotes(token, bids, asks)  # its events are not published: the frame below shows them
+    now_ms = venue.now_ms()
+    frame = [wire.ws_book(venue.snapshot(token, now_ms)) for token in updates]
+    venue.feed.send_raw(wire.compact(frame), frozenset(updates))
+    return answer({"tokens": list(updates), "events": len(frame)})
 
 
 async def admin_arbitrage(request: web.Request) -> web.Response:

@@ -4,8 +4,8 @@ Pure: no sockets and no clock (times are arguments). Every operation returns wha
 events (`BookChanged`, `Traded`, `SnapshotDue`, `TickChanged`, `Resolved`), which the WebSocket
 shell turns into Polymarket frames. Order flow for a posted order (protocol 2.5):
 parse → the token's market → count the post under its hash → duplicate? → owner/signer match the
-API key → EIP-712 signer and amounts (orders.verify) → size minimum → free balance → post-only
-check → match → settle fills → rest the remainder (GTC/GTD) with its collateral or shares held back.
+API key → EIP-712 signer and amounts (orders.verify) → size minimum → marketable BUY minimum → free
+balance → post-only check → match → settle fills → rest the remainder (GTC/GTD) with its collateral or shares held back.
 """
 
 from __future__ import annotations
@@ -35,6 +35,12 @@ ERR_CROSSES = "invalid post-only order: order crosses book"
 ERR_NO_MARKET = "Invalid token id"
 ERR_CLOSED = "market {market} is closed: it has been resolved"
 ERR_EXPIRATION = "invalid expiration"
+# A marketable BUY (FOK/FAK, or a limit BUY that crosses the book) must spend at least $1, its pUSD side
+# (makerAmount) counted; resting orders have only the share minimum. The text as clients quote it
+# (NautilusTrader docs/integrations/polymarket.md, its issue 3874; third-party bot notes quote
+# "invalid amount for a marketable BUY order ($0.9982), min size: $1").
+ERR_MARKETABLE_MIN = "invalid amount for a marketable BUY order (${amount}), min size: $1"
+MARKETABLE_BUY_MIN_UNITS = 1_000_000  # $1 in pUSD units
 GTD_SAFETY_S = 60
 
 
@@ -169,6 +175,7 @@ class Counters:
     orders_filled: int = 0  # accepted orders that matched at least partly on entry
     orders_rejected: int = 0
     duplicates: int = 0
+    order_posts: int = 0  # authenticated POST /order and POST /orders requests, faults included
     trades: int = 0
     volume_units: int = 0  # shares traded
     posts_by_hash: Counter[str] = field(default_factory=Counter)
@@ -261,8 +268,12 @@ class Exchange:
             raise OrderRejected(ERR_MIN_SIZE.format(
                 order_id=verified.order_id, size=decimal_text(verified.size, SHARE_SCALE),
                 minimum=decimal_text(minimum, SHARE_SCALE)))
-        self._check_balance(verified, market)
         book = self.books[verified.order.token_id]
+        if verified.side is Side.BUY and verified.order.maker_amount < MARKETABLE_BUY_MIN_UNITS and (
+                verified.order_type in ("FOK", "FAK") or book.crosses(Side.BUY, verified.price)):
+            raise OrderRejected(ERR_MARKETABLE_MIN.format(
+                amount=decimal_text(verified.order.maker_amount, SHARE_SCALE)))
+        self._check_balance(verified, market)
         if verified.post_only and book.crosses(verified.side, verified.price):
             raise OrderRejected(ERR_CROSSES)
         self.seen.add(verified.order_id)
@@ -469,7 +480,9 @@ class Exchange:
 
 
 def _reason_key(message: str) -> str:
-    # "order 0x… is invalid. Duplicated…" → one counter per kind of reason, not per order
+    # "order 0x… is invalid. Duplicated…" → one counter per kind of reason, not per order (or amount)
+    if message.startswith("invalid amount for a marketable BUY order ("):
+        return "invalid amount for a marketable BUY order"
     if message.startswith("order 0x"):
         return message.split(". ", 1)[1][:60] if ". " in message else message[:60]
     return message[:60]

@@ -9,6 +9,9 @@ the next order posts (POST /order and POST /orders each count once):
 - "timeout": N         the next N posts ARE processed (matched, balances moved) but the answer is held
                        back `timeout_s` seconds (default 5), beyond a client's time-out: the outcome is
                        unknown to the client and must be reconciled (GET /data/order/{id});
+- "hang": N            the next N posts hang `timeout_s` seconds and are then dropped, never processed
+                       (a request queued at the edge and lost): GET /data/order/{id} says "not found",
+                       which a client may take as proof only after a grace period;
 - "reject_leg": N      the next N batches (POST /orders) reject one leg unprocessed, the one at
                        `reject_leg_index` (default -1, the last), the way live rejections look in a batch:
                        success true, empty orderID, reason in errorMsg (protocol 2.5);
@@ -18,6 +21,10 @@ the next order posts (POST /order and POST /orders each count once):
 Two more counts act on reads, not on posts (each request counts once; set 0 to end one early):
 - "gamma_5xx": N       the next N `GET /events` (the Gamma listing) answer 500;
 - "balance_5xx": N     the next N `GET /balance-allowance` answer 500 (a dead balance endpoint).
+
+Switches that stay as set until changed:
+- "ws_hide_fills": B   while true, the market feed does not show the liquidity that fills consumed
+                       (the venue's book update lagging the fill); the next quote change shows it.
 
 WebSocket faults are actions applied at once (they need connected clients):
 - "ws_drop": true          abort every market connection (no close frame, like a network cut);
@@ -35,7 +42,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-HTTP_COUNTS = ("http_5xx", "timeout", "reject_leg", "html_403", "gamma_5xx", "balance_5xx")
+HTTP_COUNTS = ("http_5xx", "timeout", "hang", "reject_leg", "html_403", "gamma_5xx", "balance_5xx")
+SWITCHES = ("ws_hide_fills",)
 HTTP_SETTINGS = {"http_5xx_status": int, "timeout_s": float, "reject_leg_index": int}
 WS_ACTIONS = ("ws_drop", "ws_stall_s", "ws_garbage", "ws_oversized", "ws_oversized_bytes")
 
@@ -68,6 +76,8 @@ class Faults:
     http_5xx_status: int = 503
     timeout: int = 0
     timeout_s: float = 5.0
+    hang: int = 0
+    ws_hide_fills: bool = False
     reject_leg: int = 0
     reject_leg_index: int = -1
     html_403: int = 0
@@ -79,7 +89,7 @@ class Faults:
         """Apply the HTTP part of `settings`, return its WebSocket actions; FaultError before any change."""
         if not isinstance(settings, Mapping):
             raise FaultError("faults must be a JSON object")
-        unknown = set(settings) - set(HTTP_COUNTS) - set(HTTP_SETTINGS) - set(WS_ACTIONS)
+        unknown = set(settings) - set(HTTP_COUNTS) - set(HTTP_SETTINGS) - set(SWITCHES) - set(WS_ACTIONS)
         if unknown:
             raise FaultError(f"unknown fault(s): {', '.join(sorted(unknown))}")
         counts = {k: _count(k, settings[k]) for k in HTTP_COUNTS if k in settings}
@@ -87,6 +97,9 @@ class Faults:
         for name, kind in HTTP_SETTINGS.items():
             if name in settings:
                 values[name] = _number(name, settings[name], kind)
+        for name in SWITCHES:
+            if name in settings:
+                values[name] = _flag(name, settings[name])
         if "http_5xx_status" in values and not 500 <= values["http_5xx_status"] <= 599:
             raise FaultError("http_5xx_status must be 500..599")
         ws = WsActions(
@@ -110,7 +123,7 @@ class Faults:
         return True
 
     def snapshot(self) -> dict[str, Any]:
-        out: dict[str, Any] = {k: getattr(self, k) for k in (*HTTP_COUNTS, *HTTP_SETTINGS)}
+        out: dict[str, Any] = {k: getattr(self, k) for k in (*HTTP_COUNTS, *HTTP_SETTINGS, *SWITCHES)}
         out["fired"] = dict(self.fired)
         return out
 

@@ -112,6 +112,7 @@ class PaperVenue:
             "orders_accepted": c.orders_accepted,
             "orders_rejected": c.orders_rejected,
             "duplicates": c.duplicates,
+            "order_posts": c.order_posts,
             "trades": c.trades,
             "volume": wire.decimal_text(c.volume_units, SHARE_SCALE),
             "posts_by_hash": dict(c.posts_by_hash),

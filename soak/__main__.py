@@ -33,7 +33,7 @@ from collections.abc import Sequence
 
 from bench.pipeline import Pipeline
 from bench.processes import rss_mb
-from polyarb.runtime.config import Flag, non_negative_float, parse_flags, positive_int
+from polyarb.runtime.config import Flag, non_negative_float, parse_flags, positive_float, positive_int
 from polyarb.v1 import engine_pb2
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -70,10 +70,10 @@ def _fraction(text: str) -> float:
 FLAGS = (
     Flag("soak-s", "seconds of load (the issue's soak is 600)", 600.0, _duration),
     Flag("warmup-s", "seconds of the run before the RSS baseline (default: a fifth of --soak-s, 30..120)", None,
-         non_negative_float),
+         positive_float),
     Flag("tokens", "synthetic tokens subscribed besides the venue's", 10_000, positive_int),
     Flag("rate", "price_change frames per second offered to ingest", 5_000, positive_int),
-    Flag("inject-every-s", "seconds between arbitrages opened at the venue", 2.0, non_negative_float),
+    Flag("inject-every-s", "seconds between arbitrages opened at the venue; 0: none", 2.0, non_negative_float),
     Flag("max-growth", "largest RSS growth after the warm-up that passes, as a fraction", 0.05, _fraction),
     Flag("out", "directory for report.json and the processes' logs (default run/soak-<time>)", None),
 )

@@ -530,7 +530,7 @@ def _add_connection_flags(parser: argparse.ArgumentParser, suppress: bool) -> No
     group.add_argument(
         "--timeout",
         metavar="SECONDS",
-        type=_typed(config.non_negative_float, "timeout"),
+        type=_typed(config.positive_float, "timeout"),  # a deadline of 0 fails every call
         default=default(5.0),
         help="deadline of each call (default 5)",
     )

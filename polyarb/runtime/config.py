@@ -3,6 +3,10 @@
 Every flag `--some-flag` also reads `POLYARB_SOME_FLAG`; the flag wins. Bad input (an unknown flag, a
 value that does not parse, from the command line or the environment) exits 2 with one line on stderr.
 No other module reads the environment for configuration.
+
+Intervals, time-outs and sizes parse with `positive_float` / `positive_int`: zero and negatives exit 2
+(a zero ping interval would spin). A flag where 0 means something (off, at once, as fast as possible)
+parses with `non_negative_float` and says what 0 means in its help.
 """
 
 from __future__ import annotations
@@ -67,6 +71,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
 def non_negative_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value) or value < 0:
@@ -100,7 +111,8 @@ COMMON_FLAGS: tuple[Flag, ...] = (
         None,
         readable_file,
     ),
-    Flag("grace-s", "seconds in-flight RPCs get to finish on SIGTERM", 5.0, non_negative_float),
+    Flag("grace-s", "seconds in-flight RPCs get to finish on SIGTERM; 0: stop at once, no drain", 5.0,
+         non_negative_float),
 )
 
 

@@ -72,7 +72,7 @@ class UpdateMarketStructureResponse(_message.Message):
     def __init__(self, version: _Optional[int] = ..., instances: _Optional[int] = ..., tokens: _Optional[int] = ...) -> None: ...
 
 class EngineConfig(_message.Message):
-    __slots__ = ("min_profit_abs", "min_profit_bps", "min_expected_pnl", "max_set_size", "cooldown_ms", "trio", "complement_trio", "bundle", "unbundle", "in_flight_timeout_ms")
+    __slots__ = ("min_profit_abs", "min_profit_bps", "min_expected_pnl", "max_set_size", "cooldown_ms", "trio", "complement_trio", "bundle", "unbundle", "in_flight_timeout_ms", "min_marketable_buy_pusd")
     MIN_PROFIT_ABS_FIELD_NUMBER: _ClassVar[int]
     MIN_PROFIT_BPS_FIELD_NUMBER: _ClassVar[int]
     MIN_EXPECTED_PNL_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +83,7 @@ class EngineConfig(_message.Message):
     BUNDLE_FIELD_NUMBER: _ClassVar[int]
     UNBUNDLE_FIELD_NUMBER: _ClassVar[int]
     IN_FLIGHT_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    MIN_MARKETABLE_BUY_PUSD_FIELD_NUMBER: _ClassVar[int]
     min_profit_abs: float
     min_profit_bps: float
     min_expected_pnl: float
@@ -93,7 +94,8 @@ class EngineConfig(_message.Message):
     bundle: bool
     unbundle: bool
     in_flight_timeout_ms: int
-    def __init__(self, min_profit_abs: _Optional[float] = ..., min_profit_bps: _Optional[float] = ..., min_expected_pnl: _Optional[float] = ..., max_set_size: _Optional[float] = ..., cooldown_ms: _Optional[int] = ..., trio: _Optional[bool] = ..., complement_trio: _Optional[bool] = ..., bundle: _Optional[bool] = ..., unbundle: _Optional[bool] = ..., in_flight_timeout_ms: _Optional[int] = ...) -> None: ...
+    min_marketable_buy_pusd: float
+    def __init__(self, min_profit_abs: _Optional[float] = ..., min_profit_bps: _Optional[float] = ..., min_expected_pnl: _Optional[float] = ..., max_set_size: _Optional[float] = ..., cooldown_ms: _Optional[int] = ..., trio: _Optional[bool] = ..., complement_trio: _Optional[bool] = ..., bundle: _Optional[bool] = ..., unbundle: _Optional[bool] = ..., in_flight_timeout_ms: _Optional[int] = ..., min_marketable_buy_pusd: _Optional[float] = ...) -> None: ...
 
 class GetEngineStatusRequest(_message.Message):
     __slots__ = ("include_instances",)
@@ -132,7 +134,7 @@ class InstanceView(_message.Message):
     def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., legs: _Optional[_Iterable[_Union[LegView, _Mapping]]] = ..., in_flight: _Optional[bool] = ...) -> None: ...
 
 class EngineStatus(_message.Message):
-    __slots__ = ("structure_version", "instances", "tokens", "stale_tokens", "config", "ingest_connected", "executor_connected", "info", "peers", "signals_by_strategy", "last_evaluation_ns", "in_flight", "skipped_acks", "instance_views", "capital")
+    __slots__ = ("structure_version", "instances", "tokens", "stale_tokens", "config", "ingest_connected", "executor_connected", "info", "peers", "signals_by_strategy", "last_evaluation_ns", "in_flight", "skipped_acks", "instance_views", "held_instances", "capital")
     class SignalsByStrategyEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -154,6 +156,7 @@ class EngineStatus(_message.Message):
     IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
     SKIPPED_ACKS_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_VIEWS_FIELD_NUMBER: _ClassVar[int]
+    HELD_INSTANCES_FIELD_NUMBER: _ClassVar[int]
     CAPITAL_FIELD_NUMBER: _ClassVar[int]
     structure_version: int
     instances: int
@@ -169,5 +172,6 @@ class EngineStatus(_message.Message):
     in_flight: int
     skipped_acks: int
     instance_views: _containers.RepeatedCompositeFieldContainer[InstanceView]
+    held_instances: int
     capital: float
-    def __init__(self, structure_version: _Optional[int] = ..., instances: _Optional[int] = ..., tokens: _Optional[int] = ..., stale_tokens: _Optional[int] = ..., config: _Optional[_Union[EngineConfig, _Mapping]] = ..., ingest_connected: _Optional[bool] = ..., executor_connected: _Optional[bool] = ..., info: _Optional[_Union[_common_pb2.ServiceInfo, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[_common_pb2.PeerState, _Mapping]]] = ..., signals_by_strategy: _Optional[_Mapping[str, int]] = ..., last_evaluation_ns: _Optional[int] = ..., in_flight: _Optional[int] = ..., skipped_acks: _Optional[int] = ..., instance_views: _Optional[_Iterable[_Union[InstanceView, _Mapping]]] = ..., capital: _Optional[float] = ...) -> None: ...
+    def __init__(self, structure_version: _Optional[int] = ..., instances: _Optional[int] = ..., tokens: _Optional[int] = ..., stale_tokens: _Optional[int] = ..., config: _Optional[_Union[EngineConfig, _Mapping]] = ..., ingest_connected: _Optional[bool] = ..., executor_connected: _Optional[bool] = ..., info: _Optional[_Union[_common_pb2.ServiceInfo, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[_common_pb2.PeerState, _Mapping]]] = ..., signals_by_strategy: _Optional[_Mapping[str, int]] = ..., last_evaluation_ns: _Optional[int] = ..., in_flight: _Optional[int] = ..., skipped_acks: _Optional[int] = ..., instance_views: _Optional[_Iterable[_Union[InstanceView, _Mapping]]] = ..., held_instances: _Optional[int] = ..., capital: _Optional[float] = ...) -> None: ...

@@ -165,27 +165,29 @@ class BalanceState(_message.Message):
     def __init__(self, collateral: _Optional[float] = ..., reserved: _Optional[float] = ..., inventory: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class ExecutorConfig(_message.Message):
-    __slots__ = ("max_signal_age_ms", "slippage_ticks", "breaker_failures", "http_timeout_ms", "max_exposure", "order_type")
+    __slots__ = ("max_signal_age_ms", "slippage_ticks", "breaker_failures", "http_timeout_ms", "max_exposure", "order_type", "min_marketable_buy_pusd")
     MAX_SIGNAL_AGE_MS_FIELD_NUMBER: _ClassVar[int]
     SLIPPAGE_TICKS_FIELD_NUMBER: _ClassVar[int]
     BREAKER_FAILURES_FIELD_NUMBER: _ClassVar[int]
     HTTP_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_EXPOSURE_FIELD_NUMBER: _ClassVar[int]
     ORDER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    MIN_MARKETABLE_BUY_PUSD_FIELD_NUMBER: _ClassVar[int]
     max_signal_age_ms: int
     slippage_ticks: int
     breaker_failures: int
     http_timeout_ms: int
     max_exposure: float
     order_type: str
-    def __init__(self, max_signal_age_ms: _Optional[int] = ..., slippage_ticks: _Optional[int] = ..., breaker_failures: _Optional[int] = ..., http_timeout_ms: _Optional[int] = ..., max_exposure: _Optional[float] = ..., order_type: _Optional[str] = ...) -> None: ...
+    min_marketable_buy_pusd: float
+    def __init__(self, max_signal_age_ms: _Optional[int] = ..., slippage_ticks: _Optional[int] = ..., breaker_failures: _Optional[int] = ..., http_timeout_ms: _Optional[int] = ..., max_exposure: _Optional[float] = ..., order_type: _Optional[str] = ..., min_marketable_buy_pusd: _Optional[float] = ...) -> None: ...
 
 class GetExecutorStatusRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class ExecutorStatus(_message.Message):
-    __slots__ = ("trading", "balance", "config", "in_flight", "last_seq", "info", "peers", "last_results", "signer_address", "consecutive_failures", "balance_source", "balance_age_s", "balance_figures")
+    __slots__ = ("trading", "balance", "config", "in_flight", "last_seq", "info", "peers", "last_results", "signer_address", "consecutive_failures", "unknown_batches", "in_flight_instance_ids", "balance_source", "balance_age_s", "balance_figures")
     TRADING_FIELD_NUMBER: _ClassVar[int]
     BALANCE_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
@@ -196,6 +198,8 @@ class ExecutorStatus(_message.Message):
     LAST_RESULTS_FIELD_NUMBER: _ClassVar[int]
     SIGNER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     CONSECUTIVE_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    UNKNOWN_BATCHES_FIELD_NUMBER: _ClassVar[int]
+    IN_FLIGHT_INSTANCE_IDS_FIELD_NUMBER: _ClassVar[int]
     BALANCE_SOURCE_FIELD_NUMBER: _ClassVar[int]
     BALANCE_AGE_S_FIELD_NUMBER: _ClassVar[int]
     BALANCE_FIGURES_FIELD_NUMBER: _ClassVar[int]
@@ -209,10 +213,28 @@ class ExecutorStatus(_message.Message):
     last_results: _containers.RepeatedCompositeFieldContainer[TradeResult]
     signer_address: str
     consecutive_failures: int
+    unknown_batches: _containers.RepeatedCompositeFieldContainer[UnknownBatch]
+    in_flight_instance_ids: _containers.RepeatedScalarFieldContainer[str]
     balance_source: BalanceSource
     balance_age_s: float
     balance_figures: BalanceFigures
-    def __init__(self, trading: _Optional[_Union[TradingState, _Mapping]] = ..., balance: _Optional[_Union[BalanceState, _Mapping]] = ..., config: _Optional[_Union[ExecutorConfig, _Mapping]] = ..., in_flight: _Optional[int] = ..., last_seq: _Optional[int] = ..., info: _Optional[_Union[_common_pb2.ServiceInfo, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[_common_pb2.PeerState, _Mapping]]] = ..., last_results: _Optional[_Iterable[_Union[TradeResult, _Mapping]]] = ..., signer_address: _Optional[str] = ..., consecutive_failures: _Optional[int] = ..., balance_source: _Optional[_Union[BalanceSource, str]] = ..., balance_age_s: _Optional[float] = ..., balance_figures: _Optional[_Union[BalanceFigures, _Mapping]] = ...) -> None: ...
+    def __init__(self, trading: _Optional[_Union[TradingState, _Mapping]] = ..., balance: _Optional[_Union[BalanceState, _Mapping]] = ..., config: _Optional[_Union[ExecutorConfig, _Mapping]] = ..., in_flight: _Optional[int] = ..., last_seq: _Optional[int] = ..., info: _Optional[_Union[_common_pb2.ServiceInfo, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[_common_pb2.PeerState, _Mapping]]] = ..., last_results: _Optional[_Iterable[_Union[TradeResult, _Mapping]]] = ..., signer_address: _Optional[str] = ..., consecutive_failures: _Optional[int] = ..., unknown_batches: _Optional[_Iterable[_Union[UnknownBatch, _Mapping]]] = ..., in_flight_instance_ids: _Optional[_Iterable[str]] = ..., balance_source: _Optional[_Union[BalanceSource, str]] = ..., balance_age_s: _Optional[float] = ..., balance_figures: _Optional[_Union[BalanceFigures, _Mapping]] = ...) -> None: ...
+
+class UnknownBatch(_message.Message):
+    __slots__ = ("seq", "signal_id", "instance_id", "posted_ns", "age_ms", "probes")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    POSTED_NS_FIELD_NUMBER: _ClassVar[int]
+    AGE_MS_FIELD_NUMBER: _ClassVar[int]
+    PROBES_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    signal_id: str
+    instance_id: str
+    posted_ns: int
+    age_ms: int
+    probes: int
+    def __init__(self, seq: _Optional[int] = ..., signal_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., posted_ns: _Optional[int] = ..., age_ms: _Optional[int] = ..., probes: _Optional[int] = ...) -> None: ...
 
 class BalanceFigures(_message.Message):
     __slots__ = ("polling", "clob_collateral", "clob_allowance", "clob_age_s", "pushed_collateral", "pushed_age_s", "last_error")

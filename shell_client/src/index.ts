@@ -60,6 +60,7 @@ export {
   type StreamTradeResultsRequest,
   type TradeResult,
   type TradingState,
+  type UnknownBatch,
   type UpdateBalanceRequest,
   type UpdateBalanceRequest_InventoryEntry,
 } from "./gen/polyarb/v1/executor";

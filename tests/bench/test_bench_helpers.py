@@ -12,6 +12,7 @@ from bench import report
 from bench.market_source import (
     SyntheticMarket,
     accept_key,
+    book_frames,
     handshake_response,
     price_change_frame,
     read_frames,
@@ -101,12 +102,22 @@ def test_load_frames_parse_as_current_schema_price_changes():
     markets = [SyntheticMarket(*m) for m in synthetic_markets(3)]
     assert all(len(m.yes) == len(m.no) == 77 and m.yes.isdigit() for m in markets)
     parse = make_parser("json")
-    events, errors = parse(price_change_frame(markets[:1], 1_786_728_438_403_000))
+    events, errors = parse(price_change_frame(markets[:1], 1_786_728_438_403_123_456))
     assert not errors and [type(e) for e in events] == [PriceChange, PriceChange]
-    assert events[0].timestamp_ms == 1_786_728_438_403_000  # the send time in µs, carried as is
+    assert events[0].timestamp_ms == 1_786_728_438_403  # epoch ms, the venue's unit
     first_size = events[0].size
     events, errors = parse(price_change_frame(markets, 1))
     assert not errors and len(events) == 6 and events[0].size != first_size  # each frame moves the top
+
+
+def test_book_and_price_change_frames_carry_one_timestamp_unit_the_venues_ms():
+    markets = [SyntheticMarket(*m) for m in synthetic_markets(1)]
+    now_ns = 1_786_728_438_403_999_999
+    parse = make_parser("json")
+    books, errors = parse(json.dumps(book_frames(markets, {markets[0].yes, markets[0].no}, now_ns)).encode())
+    changes, more_errors = parse(price_change_frame(markets, now_ns))
+    assert not errors and not more_errors and len(books) == 2 and len(changes) == 2
+    assert {e.timestamp_ms for e in books + changes} == {1_786_728_438_403}
 
 
 def test_metrics_text_is_parsed_with_labels():

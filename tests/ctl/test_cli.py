@@ -150,6 +150,7 @@ def test_balance_and_config(start_service, tmp_path):
     [
         (), ("status", "bogus"), ("results", "--from-seq", "-1"), ("balance", "set"),
         ("status", "--engine-addr", "nohost"), ("structure", "push", "missing.json"),
+        ("status", "--timeout", "0"), ("--timeout", "-1", "status"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(args, capsys, monkeypatch):

@@ -58,7 +58,8 @@ async def _all_stale(pipeline, tokens: int) -> bool:
 
 
 async def test_5xx_is_unknown_never_reposted_then_reconciled(pipeline_factory):
-    pipeline = pipeline_factory()
+    # "not found" settles a batch only after the grace period (the edge may still be queueing it): 2 s here
+    pipeline = pipeline_factory(executor_args=("--not-found-grace-s", "2"))
     reply = await pipeline.push_structure_and_enable()
     await wait_fresh(pipeline, reply.tokens)
     trio = next(i for i in _instances(pipeline) if i["kind"] == "trio")
@@ -68,6 +69,7 @@ async def test_5xx_is_unknown_never_reposted_then_reconciled(pipeline_factory):
     assert unknown.outcome == executor_pb2.OUTCOME_UNKNOWN and "503" in unknown.error
     # the venue answered 503 without processing: reconciliation learns the orders never existed
     assert reconciled.reconciles_seq == unknown.seq and reconciled.outcome == executor_pb2.OUTCOME_REJECTED
+    assert reconciled.recorded_ns - unknown.trace.posted_ns >= 2e9
     stats = pipeline.venue_get("/admin/stats")
     assert stats["orders_accepted"] == 0  # the batch was posted once and never again
     assert stats["faults"]["fired"]["http_5xx"] == 1

@@ -34,6 +34,11 @@ PROFITABLE = [tob("lo-yes", 0.60), tob("up-no", 0.70), tob("rg-no", 0.60),
               tob("lo-no", 0.45), tob("up-yes", 0.35), tob("rg-yes", 0.45)]
 
 
+def fresh_trio(size: float) -> list[ingest_pb2.TopOfBook]:
+    """The trio's three legs shown anew, at the same prices and a new size: one frame."""
+    return [tob("lo-yes", 0.60, size), tob("up-no", 0.70, size), tob("rg-no", 0.60, size)]
+
+
 class FakeIngest(ingest_pb2_grpc.IngestServicer):
     def __init__(self) -> None:
         self.requests: list[ingest_pb2.BookSubscription] = []
@@ -151,18 +156,33 @@ async def test_profitable_trio_yields_one_signal_and_no_repeat_while_in_flight(r
     assert signal.trace.ws_recv_ns == 1 and signal.trace.ingest_sent_ns == 2
     assert signal.trace.engine_recv_ns > 0 and signal.trace.signal_sent_ns >= signal.trace.engine_recv_ns
 
-    # the same opportunity again (a size change re-evaluates) while the first is in flight: no signal
-    await rig["ingest"].outbox.put([tob("lo-yes", 0.60, size=60.0)])
+    # the same opportunity again, shown anew (every leg's size changed) while the first is in flight: no signal
+    await rig["ingest"].outbox.put(fresh_trio(60.0))
     await asyncio.sleep(0.3)  # > the 200 ms cooldown, so only the in-flight guard holds it back
     assert len(rig["executor"].signals) == 1
     status = await rig["engine"].GetStatus(engine_pb2.GetEngineStatusRequest())
     assert status.in_flight == 1 and status.signals_by_strategy["trio"] == 1
 
-    # the outcome arrives: the instance is free, and the next change signals again
+    # the outcome arrives: the instance is free; the books it last saw were shown after the signal
+    # (size 60), so the next change trades them
     await rig["executor"].finish.put(signal.signal_id)
     await until(lambda: rig["pipeline"].in_flight() == 0)
+    await asyncio.sleep(0.3)
+    assert len(rig["executor"].signals) == 1  # no change, no new look
     await rig["ingest"].outbox.put([tob("lo-yes", 0.60, size=70.0)])
     await until(lambda: len(rig["executor"].signals) == 2)
+    assert {leg.size for leg in rig["executor"].signals[1].legs} == {60.0}
+
+    # filled: what it took stays taken until the venue shows the levels anew, so one leg's change
+    # alone leaves the other two legs at nothing
+    await rig["executor"].finish.put(rig["executor"].signals[1].signal_id)
+    await until(lambda: rig["pipeline"].in_flight() == 0)
+    await rig["ingest"].outbox.put([tob("lo-yes", 0.60, size=80.0)])
+    await asyncio.sleep(0.3)
+    assert len(rig["executor"].signals) == 2
+    await rig["ingest"].outbox.put(fresh_trio(90.0))
+    await until(lambda: len(rig["executor"].signals) == 3)
+    assert {leg.size for leg in rig["executor"].signals[2].legs} == {90.0}
 
 
 async def test_skipped_ack_is_counted_and_frees_the_instance(rig):

@@ -267,8 +267,9 @@ def test_every_leg_must_meet_its_own_minimum():
 
 def test_only_a_change_on_the_traded_side_re_evaluates():
     ev = evaluator([trio_msg()], cooldown_ms=0)
-    assert feed(ev, *PROFITABLE_TRIO)
-    ev.clear_in_flight("t1")  # from here any evaluation of the (still profitable) trio would signal
+    [first] = feed(ev, *PROFITABLE_TRIO)
+    ev.clear_in_flight("t1")  # rejected: from here any evaluation of the (still profitable) trio would signal
+    ev.give_back(first)
     assert feed(ev, PROFITABLE_TRIO[0]) == []  # the same top of book again
     lo_bid_moved = tob("lo-yes", ask=0.50, ask_size=40, bid=0.45, bid_size=7)
     assert feed(ev, lo_bid_moved) == []  # a trio buys asks: its bids do not matter
@@ -284,15 +285,17 @@ def test_unknown_token_is_ignored():
 
 def test_cooldown_per_instance():
     ev = evaluator([trio_msg()], cooldown_ms=200)
-    assert feed(ev, *PROFITABLE_TRIO, now_ns=NOW)
+    [first] = feed(ev, *PROFITABLE_TRIO, now_ns=NOW)
     ev.clear_in_flight("t1")
+    ev.give_back(first)
     assert feed(ev, tob("lo-yes", ask=0.49, ask_size=40), now_ns=NOW + 199 * MS) == []
     assert feed(ev, tob("lo-yes", ask=0.48, ask_size=40), now_ns=NOW + 200 * MS)
 
 
 def test_in_flight_blocks_until_cleared_or_timed_out():
     ev = evaluator([trio_msg()], cooldown_ms=0, in_flight_timeout_ms=5_000)
-    assert feed(ev, *PROFITABLE_TRIO, now_ns=NOW)
+    [first] = feed(ev, *PROFITABLE_TRIO, now_ns=NOW)
+    ev.give_back(first)  # only the in-flight mark holds it back below
     assert ev.in_flight_count(NOW) == 1
     assert feed(ev, tob("lo-yes", ask=0.49, ask_size=40), now_ns=NOW + 1 * MS) == []
     # the complement is the same instance: it waits too
@@ -301,6 +304,7 @@ def test_in_flight_blocks_until_cleared_or_timed_out():
     [opp] = feed(ev, tob("lo-yes", ask=0.48, ask_size=40), now_ns=NOW + 5_000 * MS)
     assert opp.strategy == TRIO
     ev.clear_in_flight("t1")
+    ev.give_back(opp)
     assert ev.in_flight_count(NOW + 5_000 * MS) == 0
     assert feed(ev, tob("lo-yes", ask=0.47, ask_size=40), now_ns=NOW + 5_001 * MS)
 
@@ -343,13 +347,15 @@ def test_config_is_hot_reloaded():
 
 def test_a_new_structure_keeps_books_cooldowns_and_in_flight_marks():
     old = evaluator([trio_msg()], cooldown_ms=0)
-    assert feed(old, *PROFITABLE_TRIO)  # t1 is now in flight
+    [first] = feed(old, *PROFITABLE_TRIO)  # t1 is now in flight
     old.set_capital(1000)
     structure = compile_structure(pb.MarketStructure(version=2, trios=[trio_msg(), trio_msg("t2", "x")]))
     new = Evaluator(structure, config(cooldown_ms=0), previous=old)
     assert new.state("lo-yes").ask == 0.50  # ingest will not resend books it already sent
     assert new.reevaluate("t1", NOW) == []  # still in flight
     new.clear_in_flight("t1")
+    assert new.reevaluate("t1", NOW) == []  # and what it took is still taken (the book was not shown anew)
+    new.give_back(first)  # rejected after all
     assert new.reevaluate("t1", NOW)[0].size == 30.0
     assert new.capital == 1000
 
@@ -389,6 +395,7 @@ def test_default_config():
     cfg = validate_config(default_config())
     assert (cfg.min_profit_abs, cfg.min_profit_bps, cfg.min_expected_pnl) == (0.01, 50, 0.05)
     assert (cfg.max_set_size, cfg.cooldown_ms, cfg.in_flight_timeout_ms) == (100, 200, 10_000)
+    assert cfg.min_marketable_buy_pusd == 1.0
     assert cfg.trio and cfg.complement_trio and cfg.bundle and cfg.unbundle
 
 
@@ -400,6 +407,9 @@ def test_default_config():
         ("min_expected_pnl", math.inf, "min_expected_pnl must be a finite number"),
         ("max_set_size", 0.0, "max_set_size must be > 0"),
         ("max_set_size", math.inf, "max_set_size must be a finite number"),
+        ("min_marketable_buy_pusd", -1.0, "min_marketable_buy_pusd must be >= 0"),
+        ("min_marketable_buy_pusd", math.nan, "min_marketable_buy_pusd must be a finite number"),
+        ("min_marketable_buy_pusd", math.inf, "min_marketable_buy_pusd must be a finite number"),
     ],
 )
 def test_a_bad_config_is_refused_whole(field, value, reason):
@@ -409,12 +419,14 @@ def test_a_bad_config_is_refused_whole(field, value, reason):
         validate_config(cfg)
 
 
-def test_config_zeros_mean_what_they_say_but_the_in_flight_timeout():
+def test_config_zeros_mean_what_they_say_but_the_in_flight_timeout_and_the_buy_minimum():
     sent = pb.EngineConfig(max_set_size=10)  # a client that knows only the contract's fields
     cfg = validate_config(sent)
     assert (cfg.min_profit_abs, cfg.cooldown_ms, cfg.trio) == (0.0, 0, False)
     assert cfg.in_flight_timeout_ms == 10_000
-    assert sent.in_flight_timeout_ms == 0  # the caller's message is not touched
+    assert cfg.min_marketable_buy_pusd == 1.0
+    assert sent.in_flight_timeout_ms == 0 and sent.min_marketable_buy_pusd == 0  # the caller's message is kept
+    assert validate_config(pb.EngineConfig(max_set_size=10, min_marketable_buy_pusd=2.5)).min_marketable_buy_pusd == 2.5
 
 
 # -- properties: payoffs in every outcome, costs, sizes --------------------------------------------
@@ -470,6 +482,7 @@ def engine_config(draw) -> pb.EngineConfig:
         min_expected_pnl=draw(st.sampled_from([0.0, 0.05, 1.0])),
         max_set_size=draw(st.sampled_from([100.0, 1000.0, 10.0, 1.0])),
         cooldown_ms=0,
+        min_marketable_buy_pusd=draw(st.sampled_from([1.0, 1.0, 0.5, 5.0])),
     )
 
 
@@ -487,7 +500,8 @@ def _run(ev: Evaluator, updates, instance_id: str):
         )
         for opp in ev.on_top_of_book(update, NOW + i * MS):
             yield opp, dict(seen)
-            ev.clear_in_flight(instance_id)  # let later updates signal again
+            ev.clear_in_flight(instance_id)  # let later updates signal again, on the books as shown
+            ev.give_back(opp)
 
 
 def _check_money_and_size(opp, books_then, cfg, markets, capital, inventory):
@@ -523,6 +537,10 @@ def _check_money_and_size(opp, books_then, cfg, markets, capital, inventory):
             assert opp.size <= inventory.get(leg.token_id, 0.0)
     if buying:
         assert opp.size * opp.cost <= capital + 1e-9
+        # every leg a marketable BUY the venue accepts, even after the executor rounds the shares down to
+        # its FOK step (at most to whole shares on a cent tick)
+        for p in prices:
+            assert math.floor(opp.size + 1e-9) * p >= cfg.min_marketable_buy_pusd - 1e-9
 
 
 def _trio_payoffs(t: pb.Trio) -> dict[str, object]:
@@ -654,6 +672,8 @@ def _model_says_trade(strategy, payout, tokens, books, markets, cfg, capital, in
         profit * size - cfg.min_expected_pnl,
         size - max(markets[t].min_order_size for t in tokens),
     ]
+    if buying:  # the marketable BUY minimum on whole shares (a cent tick's coarsest FOK grid)
+        margins.append(math.floor(size + 1e-9) * min(prices) - cfg.min_marketable_buy_pusd)
     if any(abs(m) < 1e-6 for m in margins):
         return None
     return all(m > 0 for m in margins)
@@ -683,7 +703,8 @@ def test_property_no_signal_with_a_stale_missing_one_sided_or_small_leg(data, wh
     order = data.draw(st.permutations(tokens))
 
     def signals(books) -> list[Opportunity]:
-        ev = evaluator(trios, sets, cooldown_ms=0, min_expected_pnl=0.0)
+        # the marketable BUY minimum as good as off: cheap legs of 10 shares are the point here
+        ev = evaluator(trios, sets, cooldown_ms=0, min_expected_pnl=0.0, min_marketable_buy_pusd=1e-6)
         ev.set_inventory({"a-yes": 1e5, "b-yes": 1e5, "c-yes": 1e5})
         return [opp for opp, _ in _run(ev, _updates(books, order), instance_id)]
 

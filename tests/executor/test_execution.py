@@ -266,3 +266,72 @@ async def test_a_result_the_journal_cannot_store_stops_trading(clob, executor):
     assert done == []  # no "done" for a result that is not durable
     assert not executor.trading_enabled and "journal" in executor.trading_reason
     assert executor.ledger.reserved() > 0  # what it may have spent stays reserved
+
+
+async def test_unknown_batch_holds_its_instance_and_not_found_settles_only_after_the_grace(clob, executor):
+    clob.mode = "500"  # answered 5xx: the venue may or may not have it; here it never heard of it
+    executor.not_found_grace_ns = 400_000_000
+    settled = []
+    executor.settled_listeners.add(settled.append)
+    unknown = await run(executor, trio_signal("a", "trio-1"))
+    assert unknown.outcome == executor_pb2.OUTCOME_UNKNOWN
+    denied = executor.accept(trio_signal("b", "trio-1"), time.time_ns())
+    assert str(denied.reason) == "outcome_unknown"  # no new exposure on that instance
+    assert not hasattr(executor.accept(trio_signal("c", "trio-2"), time.time_ns()), "reason")  # others trade
+    executor.ledger.release("c")
+    executor.in_flight.clear()
+    assert [(b.seq, b.instance_id) for b in executor.unknown_batches(time.time_ns())] == [(unknown.seq, "trio-1")]
+
+    assert await executor.reconcile_once() == 0  # "not found" right after the POST is no proof
+    assert executor.unknown.instances() and executor.ledger.reserved() > 0 and settled == []
+    await asyncio.sleep(0.45)
+    assert await executor.reconcile_once() == 1  # past the grace: the batch never reached the venue
+    (result,) = settled
+    assert result.outcome == executor_pb2.OUTCOME_REJECTED and result.reconciles_seq == unknown.seq
+    assert {leg.status for leg in result.legs} == {"not_found"}
+    assert executor.ledger.reserved() == 0 and executor.ledger.collateral == 1000.0 and not executor.unknown
+    assert not hasattr(executor.accept(trio_signal("d", "trio-1"), time.time_ns()), "reason")
+    assert len(clob.posts) == 1
+
+
+async def test_a_found_leg_proves_the_batch_arrived_so_its_missing_legs_are_final_at_once(clob, executor):
+    clob.mode = "500"
+    unknown = await run(executor, trio_signal())
+    clob.orders[unknown.legs[0].order_hash] = {"status": "MATCHED", "size_matched": "10"}
+    assert await executor.reconcile_once() == 1  # the grace (30 s) need not pass
+    (settled,) = executor.journal.read_after(unknown.seq)
+    assert settled.outcome == executor_pb2.OUTCOME_PARTIAL and settled.leg_risk
+    assert [leg.status for leg in settled.legs] == ["matched", "not_found", "not_found"]
+
+
+async def test_a_restarted_executor_keeps_the_unknown_batch_held_and_reserved(clob, executor, tmp_path):
+    clob.mode = "500"
+    unknown = await run(executor, trio_signal("a", "trio-1"))
+    reserved = executor.ledger.reserved()
+    restarted = Executor("paper", executor.identity, executor.journal, executor.clob)
+    restarted.set_trading(True, "test")
+    restarted.ledger.replace(1000.0, {})
+    assert restarted.recover_orphans() == 0
+    assert restarted.ledger.reserved() == pytest.approx(reserved)  # rebuilt from the journaled legs
+    assert [b.seq for b in restarted.unknown.batches()] == [unknown.seq]
+    assert str(restarted.accept(trio_signal("b", "trio-1"), time.time_ns()).reason) == "outcome_unknown"
+
+
+async def test_reconcile_forever_settles_a_matched_batch_at_its_first_probe(clob, executor):
+    clob.mode = "timeout"
+    executor.set_config(executor_pb2.ExecutorConfig(**{**_config(executor), "http_timeout_ms": 300}))
+    settled = []
+    executor.settled_listeners.add(settled.append)
+    loop = asyncio.create_task(executor.reconcile_forever())
+    try:
+        unknown = await run(executor, trio_signal())
+        for leg in unknown.legs:  # the venue matched it; only the answer was lost
+            clob.orders[leg.order_hash] = {"status": "MATCHED", "size_matched": "10"}
+        started = time.monotonic()
+        while not settled:
+            assert time.monotonic() - started < 10, "never settled"
+            await asyncio.sleep(0.02)
+    finally:
+        loop.cancel()
+    assert settled[0].reconciles_seq == unknown.seq and settled[0].outcome == executor_pb2.OUTCOME_FILLED
+    assert not executor.unknown and executor.ledger.reserved() == 0

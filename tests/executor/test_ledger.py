@@ -215,3 +215,12 @@ def test_ledger_invariants(collateral, inventory, ops):
     for signal_id in list(model):
         ledger.release(signal_id)
     assert ledger.reserved() == 0.0 and ledger.available() == ledger.collateral  # no drift left behind
+
+
+def test_restore_holds_what_an_unknown_batch_may_have_spent_even_past_what_is_available():
+    ledger = Ledger(10.0)
+    ledger.restore("u-1", 25.0, {"t": 5.0})
+    assert ledger.reserved() == 25.0 and ledger.available() == -15.0 and ledger.reserved_inventory("t") == 5.0
+    assert ledger.restore("u-1", 99.0, {}).collateral == 25.0  # idempotent: the first stays
+    ledger.settle("u-1", 0.0, {})
+    assert ledger.available() == 10.0

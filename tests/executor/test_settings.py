@@ -15,8 +15,8 @@ def test_defaults_are_the_contracts():
     config = default_config()
     assert (
         config.max_signal_age_ms, config.slippage_ticks, config.breaker_failures, config.http_timeout_ms,
-        config.max_exposure, config.order_type,
-    ) == (250, 1, 3, 2000, 1000.0, "FOK")
+        config.max_exposure, config.order_type, config.min_marketable_buy_pusd,
+    ) == (250, 1, 3, 2000, 1000.0, "FOK", 1.0)
     assert set(DEFAULTS) == {f.name for f in executor_pb2.ExecutorConfig.DESCRIPTOR.fields}
     assert default_config() is not default_config()
 
@@ -42,6 +42,9 @@ def test_valid_config_is_returned_as_a_copy():
         ("order_type", "GTC"),
         ("order_type", "fok"),
         ("order_type", ""),
+        ("min_marketable_buy_pusd", -1.0),
+        ("min_marketable_buy_pusd", math.nan),
+        ("min_marketable_buy_pusd", math.inf),
     ],
 )
 def test_bad_field_is_named(field, value):
@@ -60,3 +63,14 @@ def test_the_first_bad_field_in_field_order_is_named():
     msg.breaker_failures = 0
     with pytest.raises(ConfigError, match=r"^breaker_failures"):
         validate_config(msg)
+
+
+def test_a_zero_marketable_buy_minimum_is_read_as_the_default():
+    # a client built from the contract alone sends the config back without the field: proto3's 0
+    msg = default_config()
+    msg.ClearField("min_marketable_buy_pusd")
+    config = validate_config(msg)
+    assert config.min_marketable_buy_pusd == DEFAULTS["min_marketable_buy_pusd"] == 1.0
+    assert msg.min_marketable_buy_pusd == 0.0  # the caller's message is not touched
+    msg.min_marketable_buy_pusd = 2.5
+    assert validate_config(msg).min_marketable_buy_pusd == 2.5

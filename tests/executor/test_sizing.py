@@ -108,6 +108,57 @@ def test_one_common_fok_step_for_all_legs():
         assert meets_fok_precision(leg.maker_amount, leg.taker_amount)
 
 
+# --- the venue's minimum for a marketable BUY: $1 at the signed limit price ---------------------------
+
+
+def _no_slippage():
+    config = default_config()
+    config.slippage_ticks = 0
+    return config
+
+
+def test_a_cheap_leg_raises_the_smallest_set_to_its_dollar():
+    # 10 shares of a leg at 0.03 is $0.30: the venue refuses that leg and the batch would end PARTIAL
+    denial = plan(make_signal((0.03, 0.97, 0.97), strategy=TRIO, size=10.0), Ledger(1000.0), _no_slippage())
+    assert denial.reason is DenyReason.BELOW_MIN_NOTIONAL and "smallest valid size 34.0" in denial.detail
+    # 33.34 x 0.03 = 1.0002 pUSD has 4 decimals: at 0.03 the FOK precision wants whole shares, so 34 it is
+    signal = make_signal((0.03, 0.97, 0.97), strategy=TRIO, size=33.99)
+    assert plan(signal, Ledger(1000.0), _no_slippage()).reason is DenyReason.BELOW_MIN_NOTIONAL
+    result = plan(make_signal((0.03, 0.97, 0.97), strategy=TRIO, size=34.0), Ledger(1000.0), _no_slippage())
+    assert result.shares == 34.0 and [leg.maker_amount for leg in result.legs] == [1_020_000, 32_980_000, 32_980_000]
+
+
+def test_the_minimum_is_the_configured_one():
+    config = _no_slippage()
+    config.min_marketable_buy_pusd = 0.25
+    assert plan(make_signal((0.03, 0.97, 0.97), strategy=TRIO, size=10.0), Ledger(1000.0), config).shares == 10.0
+    config.min_marketable_buy_pusd = 5.0  # 5 / 0.03 = 166.67 shares: 167
+    denial = plan(make_signal((0.03, 0.97, 0.97), strategy=TRIO, size=100.0), Ledger(1000.0), config)
+    assert denial.reason is DenyReason.BELOW_MIN_NOTIONAL and "smallest valid size 167.0" in denial.detail
+
+
+def test_the_minimum_is_checked_at_the_executors_own_limit_price():
+    # 25 shares at the signal's 0.03 are $0.75; one tick of slippage signs the leg at 0.04: $1.00
+    signal = make_signal((0.03, 0.90, 0.90), strategy=TRIO, size=25.0)
+    assert plan(signal, Ledger(1000.0), _no_slippage()).reason is DenyReason.BELOW_MIN_NOTIONAL
+    config = default_config()
+    config.slippage_ticks = 1
+    result = plan(signal, Ledger(1000.0), config)
+    assert result.legs[0].price == 0.04 and result.shares == 25.0 and result.legs[0].maker_amount == 1_000_000
+
+
+def test_a_short_collateral_is_named_for_the_raised_set():
+    # 34 sets at 1.97 cost 66.98: 50 pUSD cannot pay the smallest set the minimum allows
+    denial = plan(make_signal((0.03, 0.97, 0.97), strategy=TRIO, size=40.0), Ledger(50.0), _no_slippage())
+    assert denial.reason is DenyReason.COLLATERAL_SHORT and "(34.0 sh)" in denial.detail
+
+
+def test_sells_have_no_minimum_notional():
+    ledger = Ledger(0.0, {"1000": 50.0, "1001": 50.0, "1002": 50.0})
+    result = plan(make_signal((0.03, 0.50, 0.50), strategy=UNBUNDLE, size=10.0), ledger, _no_slippage())
+    assert result.shares == 10.0 and result.legs[0].taker_amount == 300_000  # $0.30 received is fine
+
+
 def test_collateral_caps_the_size_fees_included():
     signal = make_signal((0.30, 0.30, 0.30), size=100.0, fee_rate_bps=700.0)
     config = default_config()
@@ -200,6 +251,7 @@ def cases(draw):
     )
     config = default_config()
     config.slippage_ticks = draw(st.sampled_from([0, 1, 1, 2, 5]))
+    config.min_marketable_buy_pusd = draw(st.sampled_from([1.0, 1.0, 1.0, 0.5, 5.0, 1e-6]))
     # collateral and the exposure cap around what the signal's size would take, so that each cap
     # sometimes binds, sometimes not
     shares = hundredths / 100
@@ -251,6 +303,9 @@ def test_plan_properties(case):
         assert meets_fok_precision(maker, taker)
         assert fok_size(leg.venue_side, leg.price, leg.size, leg.tick_size) == leg.size
         assert (taker if leg.venue_side is OrderSide.BUY else maker) == n * 10_000  # the intended shares
+        if leg.venue_side is OrderSide.BUY:  # the venue's minimum for a marketable BUY, at the signed limit
+            assert maker >= config.min_marketable_buy_pusd * 1e6 - 1e-6
+            assert leg.price * n / 100 >= config.min_marketable_buy_pusd - 1e-9
     # never spends beyond the available collateral, never past max_exposure, never sells what is not free
     assert result.collateral <= max(available, 0.0)
     assert result.collateral == 0.0 or exposure + result.collateral <= config.max_exposure
@@ -282,14 +337,19 @@ def _check_denial_reason(denial: Denial, signal, ledger: Ledger, config) -> None
     relaxed.CopyFrom(config)
     relaxed.max_exposure = 1e12
     reason = denial.reason
-    assert reason in {DenyReason.UNPROFITABLE, DenyReason.BELOW_MIN_SIZE, DenyReason.INVENTORY_SHORT,
-                      DenyReason.COLLATERAL_SHORT, DenyReason.EXPOSURE_CAP}, denial
+    assert reason in {DenyReason.UNPROFITABLE, DenyReason.BELOW_MIN_SIZE, DenyReason.BELOW_MIN_NOTIONAL,
+                      DenyReason.INVENTORY_SHORT, DenyReason.COLLATERAL_SHORT, DenyReason.EXPOSURE_CAP}, denial
     if reason is DenyReason.UNPROFITABLE:
         buy = signal.payout > 0
         profit = signal.payout - sum(_signed_cost(buy, leg.price, leg.fee_rate_bps) for leg in signal.legs)
         assert not (profit > EPS and profit >= signal.min_profit_abs - EPS)
     elif reason is DenyReason.BELOW_MIN_SIZE:
         assert plan(signal, Ledger(1e9, rich), relaxed).reason is DenyReason.BELOW_MIN_SIZE
+    elif reason is DenyReason.BELOW_MIN_NOTIONAL:
+        assert signal.payout > 0  # sells have no minimum notional
+        assert plan(signal, Ledger(1e9, rich), relaxed).reason is DenyReason.BELOW_MIN_NOTIONAL
+        relaxed.min_marketable_buy_pusd = 1e-6  # the minimum alone was in the way
+        assert isinstance(plan(signal, Ledger(1e9, rich), relaxed), TradePlan)
     elif reason is DenyReason.INVENTORY_SHORT:
         assert isinstance(plan(signal, Ledger(ledger.collateral + 1e9, rich), config), TradePlan)
     elif reason is DenyReason.COLLATERAL_SHORT:

@@ -97,7 +97,8 @@ class Trader:
 
 
 async def test_timeout_partial_5xx_breaker_and_geoblock_through_the_paper_venue(pipeline_factory):
-    pipeline = pipeline_factory()
+    # the venue's "not found" settles an unanswered batch after 2 s here (30 s by default)
+    pipeline = pipeline_factory(executor_args=("--not-found-grace-s", "2"))
     reply = await pipeline.push_structure_and_enable()
     await wait_fresh(pipeline, reply.tokens)
     follower = ResultFollower(pipeline)

@@ -80,7 +80,8 @@ async def trades_after(follower: ResultFollower, since_ns: int, timeout: float =
 
 async def test_sigkill_each_service_in_turn_loses_no_result_and_posts_no_order_twice(pipeline_factory,
                                                                                      start_service):
-    pipeline = pipeline_factory(venue_args=("--starting-balance", "1000000"))
+    pipeline = pipeline_factory(venue_args=("--starting-balance", "1000000"),
+                                executor_args=("--not-found-grace-s", "2"))  # "not found" is final after 2 s here
     tokens = await set_up_engine(pipeline)
     await set_up_executor(pipeline)
     await wait_fresh(pipeline, tokens)

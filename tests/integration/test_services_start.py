@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -120,6 +121,22 @@ def test_help_exits_0_and_unknown_flag_exits_2(module):
                          timeout=60)
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "--no-such-flag" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "named"),
+    [
+        (["--ping-interval", "0"], {}, "--ping-interval"),  # a zero ping interval would make the pinger spin
+        (["--stale-after", "-5"], {}, "--stale-after"),
+        ([], {"POLYARB_PING_INTERVAL": "0"}, "POLYARB_PING_INTERVAL"),
+    ],
+)
+def test_a_zero_or_negative_interval_exits_2_naming_the_flag(argv, env, named):
+    run = subprocess.run([sys.executable, "-m", "ingest_svc", *argv, "--grpc-addr", "127.0.0.1:0",
+                          "--metrics-addr", "127.0.0.1:0"], capture_output=True, text=True, timeout=60,
+                         env={**{k: v for k, v in os.environ.items() if not k.startswith("POLYARB_")}, **env})
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and named in run.stderr and "must be a finite number > 0" in run.stderr
 
 
 def test_executor_live_mode_refuses_a_world_readable_key(secret_files):

@@ -127,6 +127,32 @@ async def test_owner_signer_and_market_rules(venue):
         assert (status, reply) == (400, {"error": "invalid signature"})
 
 
+async def test_a_marketable_buy_under_one_dollar_is_refused_as_the_venue_does(venue):
+    t = token(venue, "btc-above-90000", yes=False)  # a cheap token: NO of "above 90k" at spot 100k
+    async with aiohttp.ClientSession() as s:
+        async with s.post(base(venue) + "/admin/book", json={"token_id": t, "bids": [["0.01", "100"]],
+                                                            "asks": [["0.03", "100"]]}) as r:
+            assert r.status == 200
+        status, reply = await post(s, venue, "/order", order_body(signed_order(t, 0.03, 10)))  # $0.30
+        assert (status, reply) == (400, {"error": "invalid amount for a marketable BUY order ($0.3), min size: $1"})
+        legs = [order_body(signed_order(t, 0.04, 20), "FAK"),  # $0.80, FAK is marketable too
+                order_body(signed_order(t, 0.03, 20), "GTC"),  # a limit BUY crossing the ask is marketable
+                order_body(signed_order(t, 0.02, 20), "GTC"),  # resting: only the 5-share minimum applies
+                order_body(signed_order(t, 0.03, 34))]  # $1.02
+        status, replies = await post(s, venue, "/orders", legs)
+        assert status == 200
+        assert [r["success"] for r in replies] == [False, False, True, True]
+        assert [r["errorMsg"] for r in replies[:2]] == [
+            "invalid amount for a marketable BUY order ($0.8), min size: $1",
+            "invalid amount for a marketable BUY order ($0.6), min size: $1",
+        ]
+        assert [r["status"] for r in replies[2:]] == ["live", "matched"] and replies[3]["makingAmount"] == "1.02"
+        status, reply = await post(s, venue, "/order", order_body(signed_order(t, 0.01, 10, "SELL")))
+        assert status == 200 and reply["status"] == "matched"  # sells have no minimum: $0.10 received
+        _, stats = await get(s, venue, "/admin/stats")
+    assert stats["rejections"]["invalid amount for a marketable BUY order"] == 3
+
+
 async def test_batch_of_up_to_15_answers_per_order(venue):
     t = token(venue)
     legs = [order_body(signed_order(t, 0.51, 5)), order_body(signed_order(t, 0.51, 10_000)),
@@ -261,3 +287,21 @@ async def test_py_clob_client_v2_derives_a_key_and_trades(venue):
     reply = await asyncio.to_thread(trade)
     assert reply["success"] is True and reply["status"] == "matched"
     assert venue.exchange.accounts.get(OTHER_ADDRESS).positions == {t: 10_000_000}
+
+
+async def test_hang_fault_drops_the_post_unprocessed_after_holding_it(venue):
+    t = token(venue)
+    async with aiohttp.ClientSession() as s:
+        await post(s, venue, "/admin/faults", {"hang": 1, "timeout_s": 0.6})
+        lost = order_body(signed_order(t, 0.51, 5))
+        body = compact(lost)
+        with pytest.raises(asyncio.TimeoutError):  # the client gives up first, as on a queued request
+            async with s.post(base(venue) + "/order", data=body, headers=l2_headers("POST", "/order", body),
+                              timeout=aiohttp.ClientTimeout(total=0.3)):
+                pass
+        await asyncio.sleep(0.5)  # the venue has dropped it by now
+        status, _ = await get(s, venue, f"/data/order/{order_id(lost)}", signed=True)
+        assert status == 404  # never processed: "not found" for good
+        assert venue.exchange.counters.orders_received == 0
+        status, stats = await get(s, venue, "/admin/stats")
+        assert stats["order_posts"] == 1 and stats["faults"]["fired"] == {"hang": 1}

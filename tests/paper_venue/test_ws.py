@@ -190,3 +190,36 @@ async def test_replay_sends_recorded_frames_verbatim(start_venue, tmp_path):
         assert await asyncio.wait_for(ws.recv(), 2) == frames[0]
         assert await asyncio.wait_for(ws.recv(), 2) == frames[3]  # PONG and the other asset skipped
     assert venue.replayed_frames == 3
+
+
+async def test_hidden_fills_leave_the_feed_showing_the_consumed_level_until_the_next_change(venue):
+    yes, _ = tokens(venue)
+    async with connect(url(venue)) as ws:
+        await ws.send(json.dumps({"assets_ids": [yes], "type": "market"}))
+        await recv_json(ws)
+        await admin(venue, "/admin/faults", {"ws_hide_fills": True})
+        reply = await post_order(venue, order_body(signed_order(yes, 0.52, 200), "FAK"))
+        assert reply["status"] == "matched"
+        with pytest.raises(TimeoutError):  # the fill happened, the feed lags it: nothing on the socket
+            await recv_json(ws, timeout=0.5)
+        await admin(venue, "/admin/faults", {"ws_hide_fills": False})
+        reply = await post_order(venue, order_body(signed_order(yes, 0.52, 10), "FAK"))
+        change = await next_event(ws, "price_change")
+        entries = {(e["price"], e["side"]): e["size"] for e in change["price_changes"]}
+        assert entries[("0.52", "SELL")] == "240"  # both fills show now: 300 - 50 - 10
+
+
+async def test_admin_books_shows_several_books_in_one_frame(venue):
+    yes, no = tokens(venue)
+    async with connect(url(venue)) as ws:
+        await ws.send(json.dumps({"assets_ids": [yes, no], "type": "market"}))
+        await recv_json(ws)
+        answer = await admin(venue, "/admin/books", {"books": [
+            {"token_id": yes, "bids": [["0.40", "10"]], "asks": [["0.45", "20"]]},
+            {"token_id": no, "bids": [["0.50", "30"]], "asks": [["0.58", "40"]]}]})
+        assert answer == {"tokens": [yes, no], "events": 2}
+        frame = await recv_json(ws)
+        assert [(b["event_type"], b["asset_id"], b["asks"][-1]) for b in frame] == [
+            ("book", yes, {"price": "0.45", "size": "20"}), ("book", no, {"price": "0.58", "size": "40"})]
+        with pytest.raises(TimeoutError):  # and nothing else: the frame is the whole change
+            await recv_json(ws, timeout=0.3)

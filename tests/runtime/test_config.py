@@ -7,6 +7,7 @@ FLAGS = (
     Flag("tokens-per-connection", "n", 50, config.positive_int),
     Flag("ws-url", "url", "wss://x"),
     Flag("record-all", "switch", False, switch=True),
+    Flag("ping-interval", "seconds", 10.0, config.positive_float),
 )
 
 
@@ -49,6 +50,10 @@ def test_per_service_default_override():
         ([], {"POLYARB_LOG_LEVEL": "loud"}, "bad POLYARB_LOG_LEVEL"),
         ([], {"POLYARB_RECORD_ALL": "maybe"}, "bad POLYARB_RECORD_ALL"),
         (["--control-token-file", "/does/not/exist"], {}, "no such file"),
+        (["--ping-interval", "0"], {}, "argument --ping-interval: must be a finite number > 0, got '0'"),
+        (["--ping-interval", "-1"], {}, "argument --ping-interval: must be a finite number > 0"),
+        (["--ping-interval", "nan"], {}, "argument --ping-interval: must be a finite number > 0"),
+        ([], {"POLYARB_PING_INTERVAL": "0"}, "bad POLYARB_PING_INTERVAL: must be a finite number > 0"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(argv, env, expected, capsys):

@@ -302,7 +302,8 @@ def test_engine_update_config_and_status(services, config, include_instances):
                             timeout=10)
     assert status.config == (before if reply is None else reply)
     assert all(math.isfinite(getattr(status.config, f)) for f in ("min_profit_abs", "min_profit_bps",
-                                                                  "min_expected_pnl", "max_set_size"))
+                                                                  "min_expected_pnl", "max_set_size",
+                                                                  "min_marketable_buy_pusd"))
 
 
 @fuzz(150)

@@ -62,7 +62,9 @@ def leaks(haystack: str, secrets: dict[str, str]) -> list[str]:
 
 
 async def test_no_secret_in_logs_metrics_status_results_or_errors(pipeline_factory, tmp_path):
-    pipeline = pipeline_factory(ingest_args=("--log-level", "debug"), executor_args=("--log-level", "debug"))
+    # the 5xx batch below is settled from the venue's "not found" after 2 s (30 s by default)
+    pipeline = pipeline_factory(ingest_args=("--log-level", "debug"),
+                                executor_args=("--log-level", "debug", "--not-found-grace-s", "2"))
     secrets = secret_forms(tmp_path / "pipeline-0")
     failures: list[str] = []  # every failed RPC's code, details and debug string
 

@@ -83,6 +83,12 @@ export interface EngineConfig {
   unbundle: boolean;
   /** give up waiting for an outcome after this (default 10000) */
   inFlightTimeoutMs: number;
+  /**
+   * Every BUY leg's shares x price must reach this many pUSD: the venue refuses marketable BUYs
+   * (FOK/FAK) under $1. 0 is read as the default 1.0 (a client that drops the field); negative or NaN
+   * is refused.
+   */
+  minMarketableBuyPusd: number;
 }
 
 export interface GetEngineStatusRequest {
@@ -130,6 +136,8 @@ export interface EngineStatus {
   skippedAcks: string;
   /** with include_instances */
   instanceViews: InstanceView[];
+  /** instances held by a batch whose outcome is unknown at the executor */
+  heldInstances: number;
   /** pUSD the engine sizes sets against: the executor's collateral minus reservations */
   capital: number;
 }

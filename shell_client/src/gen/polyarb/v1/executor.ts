@@ -80,7 +80,9 @@ export interface Signal {
 
 /**
  * The first ack of a signal says accepted or skipped (reason set); an accepted signal gets a
- * second message with done=true once its trade result is journaled.
+ * second message with done=true once its trade result is journaled. A signal whose outcome was
+ * OUTCOME_UNKNOWN gets one more done=true ack, on every open ExecuteSignals stream, when
+ * reconciliation settles it: its outcome is the settled one and result_seq the settling result.
  */
 export interface SignalAck {
   signalId: string;
@@ -140,6 +142,12 @@ export interface ExecutorConfig {
   maxExposure: number;
   /** "FOK" (default) or "FAK" */
   orderType: string;
+  /**
+   * Every BUY leg's shares x limit price must reach this many pUSD: the venue refuses marketable BUYs
+   * (FOK/FAK) under $1 (deny reason below_min_notional). 0 is read as the default 1.0 (a client that
+   * drops the field); negative or NaN is refused.
+   */
+  minMarketableBuyPusd: number;
 }
 
 export interface GetExecutorStatusRequest {
@@ -158,6 +166,10 @@ export interface ExecutorStatus {
   /** public address of the signing key, empty when none is loaded */
   signerAddress: string;
   consecutiveFailures: number;
+  /** batches with an unknown outcome, not yet settled, oldest first */
+  unknownBatches: UnknownBatch[];
+  /** instances with a batch being signed or posted now */
+  inFlightInstanceIds: string[];
   /**
    * Which figure balance.collateral (the one the executor sizes with) is, and how old: with CLOB
    * polling (--balance-poll-s > 0, live and paper) the age of the last good GET /balance-allowance,
@@ -167,6 +179,23 @@ export interface ExecutorStatus {
   balanceAgeS: number;
   /** the CLOB's figure and the pushed one, each with its age */
   balanceFigures: BalanceFigures | null;
+}
+
+/**
+ * A posted batch whose outcome is unknown (time-out, 5xx, a process that died mid-post). Its
+ * instance takes no new signal and its collateral stays reserved until reconciliation settles it.
+ */
+export interface UnknownBatch {
+  /** the UNKNOWN TradeResult */
+  seq: string;
+  signalId: string;
+  instanceId: string;
+  /** wall clock of the POST (when the result was journaled, if the POST time is not known) */
+  postedNs: string;
+  /** since posted_ns, when the status was taken */
+  ageMs: string;
+  /** times the venue has been asked so far */
+  probes: number;
 }
 
 export interface BalanceFigures {
