@@ -409,12 +409,14 @@ async def cmd_balance(client: Client, args: argparse.Namespace) -> int:
             inventory = {}
         request = executor_pb2.UpdateBalanceRequest(collateral=args.collateral, inventory=inventory)
         balance = await client.call("executor", "UpdateBalance", request)
+        source: list[str] = []
     else:
-        balance = (await client.status("executor")).balance
+        status = await client.status("executor")
+        balance, source = status.balance, render.balance_source_lines(status)
     if args.json:
         say_json(documents.to_dict(balance))
     else:
-        for line in render.balance_lines(balance):
+        for line in [*render.balance_lines(balance), *source]:  # where the figure comes from, when shown
             say(line)
     return 0
 

@@ -128,6 +128,10 @@ async def test_collateral_follows_the_venues_balance_and_a_push_cannot_raise_it(
     assert after.balance.collateral == pytest.approx(300 - result.cost, abs=1e-6)  # the budget, less the spend
     assert metric(pipeline.executor, "polyarb_balance_age_seconds") < 10
     assert metric(pipeline.executor, 'polyarb_balance_source{source="pushed"}') == 1.0
+    shown = subprocess.run([sys.executable, "-m", "polyarb.ctl", f"--executor-addr={pipeline.executor.grpc_addr}",
+                            "balance"], cwd=ROOT, env={**os.environ, "POLYARB_CONTROL_TOKEN": TOKEN},
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and "sized from pushed" in shown.stdout and f"CLOB {venue:.6f} pUSD" in shown.stdout
 
 
 async def test_an_allowance_below_the_cost_denies(start_service, tmp_path):
