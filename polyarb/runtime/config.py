@@ -101,6 +101,13 @@ COMMON_FLAGS: tuple[Flag, ...] = (
         readable_file,
     ),
     Flag("grace-s", "seconds in-flight RPCs get to finish on SIGTERM", 5.0, non_negative_float),
+    Flag("tls-cert-file", "PEM certificate chain: serve TLS on the gRPC port (with --tls-key-file)", None,
+         readable_file),
+    Flag("tls-key-file", "PEM private key of --tls-cert-file", None, readable_file),
+    Flag("tls-client-ca-file", "PEM CA: also require client certificates signed by it (mutual TLS)", None,
+         readable_file),
+    Flag("require-tls-for-token", "refuse to start when a control token is set and the gRPC port is reachable "
+         "from the network without TLS", False, switch=True),
 )
 
 

@@ -15,6 +15,10 @@ import polyarb
 
 BUILD_INFO = Gauge("polyarb_build_info", "Build and mode of this process (value 1)", ["service", "version", "mode"])
 ERRORS = Counter("polyarb_errors_total", "Errors by kind (bad input, failed peers, ...)", ["service", "kind"])
+PLAINTEXT_TOKEN_EXPOSED = Gauge(
+    "polyarb_plaintext_token_exposed",
+    "1 when a control token is set and the gRPC port listens beyond loopback without TLS (the token travels in clear)",
+)
 
 log = logging.getLogger("polyarb.metrics")
 
