@@ -14,3 +14,10 @@ POST_SECONDS = Histogram("polyarb_post_seconds", "POST /orders round trip", buck
 TRADING_ENABLED = Gauge("polyarb_trading_enabled", "1 while trading is enabled")
 CIRCUIT_OPEN = Gauge("polyarb_circuit_open", "1 while the circuit breaker is open")
 RECONCILED = Counter("polyarb_reconciled_total", "Unknown orders resolved by asking the venue", ["status"])
+EXPOSURE = Gauge("polyarb_exposure_pusd", "pUSD reserved by open results: the figure max_exposure caps")
+POSITION_SHARES = Gauge("polyarb_position_shares", "Shares held per token from the journal's fills (the largest "
+                        "positions only: executor_svc.portfolio_feed.POSITION_SERIES)", ["token"])
+EXPECTED_PNL = Gauge("polyarb_expected_pnl_pusd_total", "Expected PnL of the journal's results per strategy, pUSD "
+                     "(a gauge: it can fall)", ["strategy"])
+REALIZED_PNL = Gauge("polyarb_realized_pnl_pusd", "Realized PnL per strategy, pUSD (sales closing bought shares)",
+                     ["strategy"])

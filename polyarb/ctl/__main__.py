@@ -287,6 +287,16 @@ async def cmd_results(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_pnl(client: Client, args: argparse.Namespace) -> int:
+    portfolio = (await client.status("executor")).portfolio
+    if args.json:
+        say_json(documents.to_dict(portfolio))
+    else:
+        for line in render.portfolio_lines(portfolio):
+            say(line)
+    return 0
+
+
 async def cmd_config(client: Client, args: argparse.Namespace) -> int:
     service = args.service
     if args.settings:
@@ -385,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Control the polyarb services: status, trading switch, market structure, balance, results, "
-        "config.",
+        "pnl, config.",
         epilog=f"The control token comes from --control-token-file or env {config.TOKEN_ENV}. Exit status: 0 done, "
         "1 a service was unreachable, refused or failed, 2 bad usage or input file, 130 interrupted.",
     )
@@ -441,6 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="print results with seq > N (default 0: all)")
     results.add_argument("--follow", action="store_true",
                          help="keep streaming; reconnect with backoff and resume after the last seq printed")
+
+    leaf(commands, "pnl", cmd_pnl, "positions, exposure and PnL per strategy from the executor's journal")
 
     cfg = leaf(commands, "config", cmd_config, "show a service's config, or change fields of it (UpdateConfig)")
     cfg.add_argument("service", choices=tuple(CONFIG_TYPES), metavar="SERVICE", help="engine or executor")

@@ -208,7 +208,7 @@ export interface Position {
 /** What one strategy's results add up to. */
 export interface StrategyPnl {
   strategy: Strategy;
-  /** results with fills that count (a reconciled result replaces its UNKNOWN one) */
+  /** results counted; an UNKNOWN one counts only through the result that reconciles it */
   results: string;
   /** pUSD spent, fees included (negative: received) */
   cost: number;
