@@ -76,7 +76,7 @@ class ServiceApp:
 
 
 async def serve(app: ServiceApp, grpc_addr: str, metrics_addr: str, token: str | None, grace_s: float,
-                server_tls: tls.ServerTLS | None = None) -> int:
+                server_tls: tls.ServerTLS | None = None, health_addr: str | None = None) -> int:
     log = logging.getLogger(app.name)
     metrics.set_build_info(app.name, app.mode)
     exposed = tls.token_exposed(grpc_addr, bool(token), server_tls is not None)
@@ -112,6 +112,19 @@ async def serve(app: ServiceApp, grpc_addr: str, metrics_addr: str, token: str |
     except RuntimeError as exc:  # grpc raises RuntimeError when it cannot bind
         log.error("cannot listen on grpc address", extra={"grpc_addr": grpc_addr, "error": str(exc)})
         return 1
+    # Health alone on a second, plaintext port: kubelet gRPC probes speak no TLS. It answers only
+    # grpc.health.v1 (no reflection, no control RPC), from the same servicer, so both ports agree.
+    health_server = None
+    bound_health = ""
+    if health_addr is not None:
+        health_server = aio.server(options=SERVER_OPTIONS)
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
+        try:
+            health_port = health_server.add_insecure_port(health_addr)
+        except RuntimeError as exc:
+            log.error("cannot listen on health address", extra={"health_addr": health_addr, "error": str(exc)})
+            return 1
+        bound_health = f"{health_addr.rpartition(':')[0]}:{health_port}"
     try:
         _metrics_server, bound_metrics = metrics.start_metrics_server(metrics_addr)
     except OSError as exc:
@@ -124,6 +137,8 @@ async def serve(app: ServiceApp, grpc_addr: str, metrics_addr: str, token: str |
         loop.add_signal_handler(sig, stopping.set)
 
     await server.start()
+    if health_server is not None:
+        await health_server.start()
     host = grpc_addr.rpartition(":")[0]
     bound_grpc = f"{host}:{port}"
     if app.start is not None:
@@ -133,7 +148,8 @@ async def serve(app: ServiceApp, grpc_addr: str, metrics_addr: str, token: str |
     log.info(
         "serving",
         extra={"grpc_addr": bound_grpc, "metrics_addr": bound_metrics, "mode": app.mode,
-               "tls": "off" if server_tls is None else "mutual" if server_tls.client_ca else "on", **app.extra},
+               "tls": "off" if server_tls is None else "mutual" if server_tls.client_ca else "on",
+               **({"health_addr": bound_health} if bound_health else {}), **app.extra},
     )
 
     await stopping.wait()
@@ -145,6 +161,8 @@ async def serve(app: ServiceApp, grpc_addr: str, metrics_addr: str, token: str |
         except Exception:  # a failing cleanup must not keep the process from stopping
             log.exception("error while stopping")
     await server.stop(grace_s)
+    if health_server is not None:
+        await health_server.stop(None)
     log.info("stopped")
     return 0
 
@@ -155,7 +173,7 @@ def run(app_factory: Callable[[], Awaitable[ServiceApp]], args: Any, token: str 
     async def main() -> int:
         app = await app_factory()
         return await serve(app, args.grpc_addr, args.metrics_addr, token, args.grace_s,
-                           getattr(args, "server_tls", None))
+                           getattr(args, "server_tls", None), getattr(args, "health_addr", None))
 
     raise SystemExit(asyncio.run(main()))
 

@@ -176,3 +176,20 @@ async def test_no_token_or_loopback_is_not_exposed(start_service):
         with urllib.request.urlopen(f"http://{svc.metrics_addr}/metrics", timeout=5) as response:
             assert "polyarb_plaintext_token_exposed 0.0" in response.read().decode()
         assert not [e for e in svc.log_entries() if "clear text" in e.get("msg", "")]
+
+
+async def test_health_port_answers_plaintext_probes_and_nothing_else(start_service, pki, tmp_path):
+    svc = start_service("executor_svc", [*module_args("executor_svc", tmp_path), *tls_args(pki, mutual=True),
+                                         "--health-addr", "127.0.0.1:0"], {"POLYARB_CONTROL_TOKEN": TOKEN})
+    serving = next(e for e in svc.log_entries() if e.get("msg") == "serving")
+    health_addr = serving["health_addr"]
+    assert health_addr != svc.grpc_addr
+    async with aio.insecure_channel(health_addr) as probe:  # what a kubelet gRPC probe does
+        assert await health_of(probe) == health_pb2.HealthCheckResponse.SERVING
+        with pytest.raises(aio.AioRpcError) as control:
+            await executor_pb2_grpc.ExecutorStub(probe).GetStatus(executor_pb2.GetExecutorStatusRequest(), timeout=5)
+        assert control.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        with pytest.raises(aio.AioRpcError) as reflection:
+            await reflected(probe)
+        assert reflection.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert svc.terminate(timeout=10) == 0
