@@ -128,6 +128,10 @@ describe("market data and stats over mutual TLS", () => {
     assert.equal(stats.executor.info?.service, "executor");
     assert.equal(stats.engine.peerTls, true);
     assert.equal(stats.executor.trading?.mode, "dry-run");
+    // the executor's book from its journal (empty here): typed, present, with its cap
+    assert.deepEqual(stats.executor.portfolio?.positions, []);
+    assert.equal(stats.executor.portfolio?.maxExposure, 1000);
+    assert.equal(stats.executor.portfolio?.throughSeq, "0");
   });
 
   it("without a client certificate, or with one from another CA, the services refuse the shell", async () => {
