@@ -21,6 +21,7 @@ Rules, from how the executor journals (execution.py, reconcile.py):
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 
@@ -31,6 +32,9 @@ __all__ = ["Holding", "Portfolio", "StrategyTotals", "at_stake"]
 
 # Shares are 6-decimal on the venue: a position smaller than half a unit is float dust from many fills.
 _DUST = 0.5e-6
+# Positions in a status answer: the engine polls GetStatus every second for the balance, and positions
+# only accumulate (the journal never sees a market resolve), so the answer shows the largest ones.
+STATUS_POSITIONS = 200
 
 
 @dataclass
@@ -64,12 +68,15 @@ class Portfolio:
     through_seq: int = 0
     other_mode_results: int = 0
     ignored_results: int = 0  # second reconciliations of one UNKNOWN result
+    version: int = 0  # counts changes, so a status answer is rebuilt only when something changed
+    _status: tuple[int, executor_pb2.Portfolio] | None = field(default=None, repr=False, compare=False)
 
     def apply(self, result: executor_pb2.TradeResult) -> None:
         """Count one journaled result (call in seq order; a result at or below through_seq is ignored)."""
         if result.seq and result.seq <= self.through_seq:
             return  # seen already (a replay overlapping the live stream)
         self.through_seq = max(self.through_seq, result.seq)
+        self.version += 1
         if result.mode != self.mode:
             self.other_mode_results += 1
             return
@@ -119,11 +126,23 @@ class Portfolio:
 
     def largest_positions(self, n: int) -> list[tuple[str, float]]:
         """The n positions largest in shares (either sign), largest first: what /metrics shows."""
-        ranked = sorted(self.holdings.items(), key=lambda item: (-abs(item[1].shares), item[0]))
-        return [(token, holding.shares) for token, holding in ranked[:n]]
+        ranked = heapq.nsmallest(n, self.holdings.items(), key=lambda item: (-abs(item[1].shares), item[0]))
+        return [(token, holding.shares) for token, holding in ranked]
 
     def to_proto(self, exposure: float, max_exposure: float) -> executor_pb2.Portfolio:
-        """The GetStatus figures; exposure and its cap come from the ledger and config (open reservations)."""
+        """The GetStatus figures; exposure and its cap come from the ledger and config (open reservations).
+        Built once per change of the book (`version`); only the exposure figures are set per call."""
+        if self._status is None or self._status[0] != self.version:
+            self._status = (self.version, self._book())
+        answer = executor_pb2.Portfolio()
+        answer.CopyFrom(self._status[1])
+        answer.exposure = round(exposure, 6)
+        answer.max_exposure = max_exposure
+        return answer
+
+    def _book(self) -> executor_pb2.Portfolio:
+        largest = heapq.nsmallest(STATUS_POSITIONS, self.holdings.items(),
+                                  key=lambda item: (-abs(item[1].cost_basis), item[0]))
         strategies = [
             executor_pb2.StrategyPnl(strategy=strategy, results=t.results, cost=round(t.cost, 6),
                                      expected_pnl=round(t.expected_pnl, 6), realized_pnl=round(t.realized_pnl, 6),
@@ -134,11 +153,10 @@ class Portfolio:
             positions=[
                 executor_pb2.Position(token_id=token, shares=round(h.shares, 6), avg_cost=round(h.avg_cost, 6),
                                       cost_basis=round(h.cost_basis, 6))
-                for token, h in sorted(self.holdings.items())
+                for token, h in sorted(largest)
             ],
+            positions_total=len(self.holdings),
             strategies=strategies,
-            exposure=round(exposure, 6),
-            max_exposure=max_exposure,
             unknown_exposure=round(self.unknown_exposure, 6),
             unknown_results=len(self.open_unknown),
             expected_pnl=round(math.fsum(t.expected_pnl for t in self.strategies.values()), 6),

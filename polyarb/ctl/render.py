@@ -198,7 +198,8 @@ def portfolio_lines(p: executor_pb2.Portfolio) -> list[str]:
         risk = f"  leg risk {s.leg_risk_results}" if s.leg_risk_results else ""
         lines.append(f"  {strategy_word(s.strategy):<17}results {s.results:<5} cost {s.cost:>14.6f}  "
                      f"expected {s.expected_pnl:+.6f}  realized {s.realized_pnl:+.6f}{risk}")
-    lines.append(f"positions: {len(p.positions)}" if p.positions else "positions: none")
+    shown = f" (the {len(p.positions)} largest by cost)" if p.positions_total > len(p.positions) else ""
+    lines.append(f"positions: {p.positions_total}{shown}" if p.positions else "positions: none")
     for pos in p.positions:
         lines.append(f"  {pos.token_id}  {pos.shares:g} shares  avg {pos.avg_cost:.6f}  cost {pos.cost_basis:.6f}")
     return lines

@@ -292,7 +292,7 @@ class StrategyPnl(_message.Message):
     def __init__(self, strategy: _Optional[_Union[Strategy, str]] = ..., results: _Optional[int] = ..., cost: _Optional[float] = ..., expected_pnl: _Optional[float] = ..., realized_pnl: _Optional[float] = ..., leg_risk_results: _Optional[int] = ...) -> None: ...
 
 class Portfolio(_message.Message):
-    __slots__ = ("positions", "strategies", "exposure", "max_exposure", "unknown_exposure", "unknown_results", "expected_pnl", "realized_pnl", "through_seq", "other_mode_results")
+    __slots__ = ("positions", "strategies", "exposure", "max_exposure", "unknown_exposure", "unknown_results", "expected_pnl", "realized_pnl", "through_seq", "other_mode_results", "positions_total")
     POSITIONS_FIELD_NUMBER: _ClassVar[int]
     STRATEGIES_FIELD_NUMBER: _ClassVar[int]
     EXPOSURE_FIELD_NUMBER: _ClassVar[int]
@@ -303,6 +303,7 @@ class Portfolio(_message.Message):
     REALIZED_PNL_FIELD_NUMBER: _ClassVar[int]
     THROUGH_SEQ_FIELD_NUMBER: _ClassVar[int]
     OTHER_MODE_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    POSITIONS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     positions: _containers.RepeatedCompositeFieldContainer[Position]
     strategies: _containers.RepeatedCompositeFieldContainer[StrategyPnl]
     exposure: float
@@ -313,4 +314,5 @@ class Portfolio(_message.Message):
     realized_pnl: float
     through_seq: int
     other_mode_results: int
-    def __init__(self, positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ..., strategies: _Optional[_Iterable[_Union[StrategyPnl, _Mapping]]] = ..., exposure: _Optional[float] = ..., max_exposure: _Optional[float] = ..., unknown_exposure: _Optional[float] = ..., unknown_results: _Optional[int] = ..., expected_pnl: _Optional[float] = ..., realized_pnl: _Optional[float] = ..., through_seq: _Optional[int] = ..., other_mode_results: _Optional[int] = ...) -> None: ...
+    positions_total: int
+    def __init__(self, positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ..., strategies: _Optional[_Iterable[_Union[StrategyPnl, _Mapping]]] = ..., exposure: _Optional[float] = ..., max_exposure: _Optional[float] = ..., unknown_exposure: _Optional[float] = ..., unknown_results: _Optional[int] = ..., expected_pnl: _Optional[float] = ..., realized_pnl: _Optional[float] = ..., through_seq: _Optional[int] = ..., other_mode_results: _Optional[int] = ..., positions_total: _Optional[int] = ...) -> None: ...

@@ -135,3 +135,19 @@ def test_cash_is_conserved(trades):
     realized = sum(t.realized_pnl for t in book.strategies.values())
     basis = sum(h.cost_basis for h in book.holdings.values())
     assert -cash_out == pytest.approx(realized - basis, abs=1e-6)
+
+
+def test_status_shows_the_largest_positions_and_is_rebuilt_only_on_change():
+    from executor_svc.portfolio import STATUS_POSITIONS
+
+    book = Portfolio("paper")
+    n = STATUS_POSITIONS + 50
+    book.apply(result(1, [leg(f"t{i:03d}", BUY, 0.5, 1 + i) for i in range(n)]))
+    first = book.to_proto(exposure=1.0, max_exposure=10.0)
+    assert first.positions_total == n and len(first.positions) == STATUS_POSITIONS
+    assert min(p.cost_basis for p in first.positions) == pytest.approx(0.5 * (1 + n - STATUS_POSITIONS))
+    again = book.to_proto(exposure=2.0, max_exposure=10.0)
+    assert again.exposure == 2.0 and list(again.positions) == list(first.positions)
+    assert book.to_proto(exposure=1.0, max_exposure=10.0) == first  # the cached book, fresh exposure
+    book.apply(result(2, [leg("t000", BUY, 0.5, 1000)]))
+    assert "t000" in {p.token_id for p in book.to_proto(exposure=1.0, max_exposure=10.0).positions}

@@ -222,7 +222,7 @@ export interface StrategyPnl {
 
 /** The executor's book from its own journal: what it holds, what is at stake, what it has made. */
 export interface Portfolio {
-  /** by token id */
+  /** the largest by cost (at most 200: status is polled every second), by token id */
   positions: Position[];
   /** by strategy */
   strategies: StrategyPnl[];
@@ -241,6 +241,8 @@ export interface Portfolio {
   throughSeq: string;
   /** results journaled in another mode (e.g. paper in a live journal): not counted */
   otherModeResults: string;
+  /** every position held; `positions` shows the largest of them */
+  positionsTotal: number;
 }
 
 export const POLYARB_V1_PACKAGE_NAME = "polyarb.v1";
