@@ -72,8 +72,13 @@ def _read(flag: str, path: pathlib.Path | str) -> bytes:
 def _check_pair(cert_flag: str, cert_file: pathlib.Path | str, key_file: pathlib.Path | str) -> None:
     """The certificate parses and the key is its own (ssl refuses a mismatched pair)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+    def encrypted() -> bytes:
+        # without a callback OpenSSL would prompt on the terminal; grpc cannot read an encrypted key anyway
+        raise ConfigError(f"{cert_flag}: the key {key_file} is encrypted; give it unencrypted (PEM, mode 0600)")
+
     try:
-        context.load_cert_chain(str(cert_file), str(key_file))
+        context.load_cert_chain(str(cert_file), str(key_file), password=encrypted)
     except ssl.SSLError as exc:
         reason = exc.reason or str(exc)
         raise ConfigError(f"{cert_flag}: {cert_file} and its key {key_file} do not go together ({reason})") from None

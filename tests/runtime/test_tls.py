@@ -36,3 +36,14 @@ def test_files_are_read_and_checked(pki):
         tls.load_client_tls(pki.ca, pki.client_cert, None, prefix="--peer-tls-")
     with pytest.raises(ConfigError, match="no usable CA"):
         tls.load_client_tls(pki.client_key, None, None)
+
+
+def test_an_encrypted_key_is_refused_without_a_prompt(pki, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(pki.server_key.read_bytes(), None)
+    encrypted = tmp_path / "encrypted.pem"
+    encrypted.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                            serialization.BestAvailableEncryption(b"secret")))
+    with pytest.raises(ConfigError, match="is encrypted"):
+        tls.load_server_tls(pki.server_cert, encrypted)
