@@ -71,13 +71,15 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
             instance_views=pipeline.instance_views() if request.include_instances else (),
             capital=pipeline.evaluator.capital,
             held_instances=pipeline.held(),
+            peer_tls=self.ingest.tls is not None,
         )
 
 
 async def build_app(args: argparse.Namespace, token: str | None) -> ServiceApp:
     pipeline = Pipeline()
-    executor = ExecutorLink(args.executor_addr, token, pipeline)
-    ingest = IngestLink(args.ingest_addr, token, pipeline, executor.send)
+    peer_tls = getattr(args, "peer_tls", None)  # read and checked by __main__
+    executor = ExecutorLink(args.executor_addr, token, pipeline, tls=peer_tls)
+    ingest = IngestLink(args.ingest_addr, token, pipeline, executor.send, tls=peer_tls)
     servicer = EngineServicer(pipeline, ingest, executor, auth_required=bool(token))
 
     async def start() -> None:
@@ -94,5 +96,6 @@ async def build_app(args: argparse.Namespace, token: str | None) -> ServiceApp:
         registrations=[Registration(engine_pb2_grpc.add_EngineServicer_to_server, servicer, "polyarb.v1.Engine")],
         start=start,
         stop=stop,
-        extra={"ingest_addr": args.ingest_addr, "executor_addr": args.executor_addr},
+        extra={"ingest_addr": args.ingest_addr, "executor_addr": args.executor_addr,
+               "peer_tls": "off" if peer_tls is None else "mutual" if peer_tls.cert_chain else "on"},
     )

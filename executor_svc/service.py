@@ -18,6 +18,8 @@ from executor_svc.execution import Executor, make_identity
 from executor_svc.journal import Journal, JournalError
 from executor_svc.keys import SigningKey
 from executor_svc.ledger import LedgerError
+from executor_svc.portfolio import Portfolio
+from executor_svc.portfolio_feed import PortfolioFeed
 from executor_svc.settings import validate_config
 from polyarb.runtime.config import ConfigError
 from polyarb.runtime.metrics import ErrorCounter
@@ -30,10 +32,11 @@ LAST_RESULTS = 10
 
 
 class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
-    def __init__(self, core: Executor, clob_url: str, auth_required: bool) -> None:
+    def __init__(self, core: Executor, clob_url: str, auth_required: bool, portfolio: Portfolio | None = None) -> None:
         self.core = core
         self.clob_url = clob_url
         self.auth_required = auth_required
+        self.portfolio = portfolio if portfolio is not None else Portfolio(core.mode)
 
     async def ExecuteSignals(self, request_iterator, context):
         core = self.core
@@ -128,6 +131,7 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
             consecutive_failures=core.breaker.consecutive_failures,
             unknown_batches=core.unknown_batches(time.time_ns()),
             in_flight_instance_ids=sorted(core.in_flight),
+            portfolio=self.portfolio.to_proto(core.ledger.exposure(), core.config.max_exposure),
         )
 
 
@@ -144,12 +148,16 @@ async def build_app(args: argparse.Namespace, token: str | None, key: SigningKey
     clob = None
     core = Executor(args.mode, identity, journal, clob)
     core.not_found_grace_ns = int(args.not_found_grace_s * 1e9)
-    servicer = ExecutorServicer(core, args.clob_url, bool(token))
+    portfolio = Portfolio(args.mode)
+    feed = PortfolioFeed(journal, portfolio, lambda: core.ledger.exposure())
+    servicer = ExecutorServicer(core, args.clob_url, bool(token), portfolio)
     reconciler: asyncio.Task | None = None
 
     async def start() -> None:
         nonlocal reconciler
         core.recover_orphans()  # before serving: a batch a killed process was posting is not forgotten
+        feed.catch_up()  # before serving too: a restarted executor shows the same figures at once
+        feed.start()
         if args.mode != "dry-run":
             core.clob = ClobClient(args.clob_url, creds, identity.signer.address, core.config.http_timeout_ms)
             reconciler = asyncio.create_task(core.reconcile_forever())
@@ -161,6 +169,7 @@ async def build_app(args: argparse.Namespace, token: str | None, key: SigningKey
             reconciler.cancel()
         if core.clob is not None:
             await core.clob.close()
+        await feed.stop()
         journal.close()
 
     return ServiceApp(
