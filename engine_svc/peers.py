@@ -25,8 +25,9 @@ from grpc import aio
 
 from engine_svc import metrics
 from engine_svc.pipeline import Pipeline
-from polyarb.runtime.auth import insecure_channel
+from polyarb.runtime import auth
 from polyarb.runtime.metrics import ErrorCounter
+from polyarb.runtime.tls import ClientTLS
 from polyarb.v1 import executor_pb2, executor_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 
 log = logging.getLogger("engine.peers")
@@ -46,9 +47,10 @@ class _Link(abc.ABC):
 
     name = "peer"
 
-    def __init__(self, address: str, token: str | None) -> None:
+    def __init__(self, address: str, token: str | None, tls: ClientTLS | None = None) -> None:
         self.address = address
         self.token = token
+        self.tls = tls
         self.connected = False
         self.reconnects = 0
         self.last_error = ""
@@ -73,7 +75,7 @@ class _Link(abc.ABC):
         while True:
             started = time.monotonic()
             try:
-                async with insecure_channel(self.address, self.token) as channel:
+                async with auth.channel(self.address, self.token, self.tls) as channel:
                     await self._stream(channel)
                 self.last_error = "stream ended"
             except asyncio.CancelledError:
@@ -106,8 +108,8 @@ class IngestLink(_Link):
     name = "ingest"
 
     def __init__(self, address: str, token: str | None, pipeline: Pipeline,
-                 send_signals: Callable[[list[executor_pb2.Signal]], None]) -> None:
-        super().__init__(address, token)
+                 send_signals: Callable[[list[executor_pb2.Signal]], None], tls: ClientTLS | None = None) -> None:
+        super().__init__(address, token, tls)
         self.pipeline = pipeline
         self.send_signals = send_signals
         self._requests: asyncio.Queue[ingest_pb2.BookSubscription] | None = None
@@ -147,8 +149,8 @@ class IngestLink(_Link):
 class ExecutorLink(_Link):
     name = "executor"
 
-    def __init__(self, address: str, token: str | None, pipeline: Pipeline) -> None:
-        super().__init__(address, token)
+    def __init__(self, address: str, token: str | None, pipeline: Pipeline, tls: ClientTLS | None = None) -> None:
+        super().__init__(address, token, tls)
         self.pipeline = pipeline
         self._outbox: asyncio.Queue[executor_pb2.Signal] | None = None
 

@@ -76,13 +76,15 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
             instance_views=pipeline.instance_views() if request.include_instances else (),
             capital=pipeline.evaluator.capital,
             held_instances=pipeline.held(),
+            peer_tls=self.ingest.tls is not None,
         )
 
 
 async def build_app(args: argparse.Namespace, token: str | None) -> ServiceApp:
     pipeline = Pipeline()
-    executor = ExecutorLink(args.executor_addr, token, pipeline)
-    ingest = IngestLink(args.ingest_addr, token, pipeline, executor.send)
+    peer_tls = getattr(args, "peer_tls", None)  # read and checked by __main__
+    executor = ExecutorLink(args.executor_addr, token, pipeline, tls=peer_tls)
+    ingest = IngestLink(args.ingest_addr, token, pipeline, executor.send, tls=peer_tls)
     servicer = EngineServicer(pipeline, ingest, executor, auth_required=bool(token))
     watcher = None
     if getattr(args, "structure_file", None) is not None:
@@ -109,5 +111,6 @@ async def build_app(args: argparse.Namespace, token: str | None) -> ServiceApp:
         start=start,
         stop=stop,
         extra={"ingest_addr": args.ingest_addr, "executor_addr": args.executor_addr,
+               "peer_tls": "off" if peer_tls is None else "mutual" if peer_tls.cert_chain else "on",
                **({"structure_file": str(args.structure_file)} if watcher is not None else {})},
     )

@@ -30,6 +30,17 @@ FRAME_TO_POST_SECONDS = Histogram("polyarb_frame_to_post_seconds",
 TRADING_ENABLED = Gauge("polyarb_trading_enabled", "1 while trading is enabled")
 CIRCUIT_OPEN = Gauge("polyarb_circuit_open", "1 while the circuit breaker is open")
 RECONCILED = Counter("polyarb_reconciled_total", "Unknown orders resolved by asking the venue", ["status"])
+EXPOSURE = Gauge("polyarb_exposure_pusd", "pUSD reserved by open results: the figure max_exposure caps")
+POSITION_SHARES = Gauge("polyarb_position_shares", "Shares held per token from the journal's fills (the largest "
+                        "positions only: executor_svc.portfolio_feed.POSITION_SERIES)", ["token"])
+EXPECTED_PNL = Gauge("polyarb_expected_pnl_pusd_total", "Expected PnL of the journal's results per strategy, pUSD "
+                     "(a gauge: it can fall)", ["strategy"])
+REALIZED_PNL = Gauge("polyarb_realized_pnl_pusd", "Realized PnL per strategy, pUSD (sales closing bought shares)",
+                     ["strategy"])
+# the strategies a journaled result can carry (portfolio_feed names them as the engine does)
+STRATEGIES = tuple(name.removeprefix("STRATEGY_").lower() for name, value in executor_pb2.Strategy.items() if value)
+declare(EXPECTED_PNL, STRATEGIES)
+declare(REALIZED_PNL, STRATEGIES)
 RECONCILED_STATUSES = declare(RECONCILED, ("filled", "partial", "rejected"))  # what reconcile.outcome_for gives
 UNKNOWN_OUTCOMES = Gauge("polyarb_unknown_outcomes",
                          "Batches whose outcome is unknown and not yet settled by reconciliation")
@@ -44,6 +55,7 @@ ERROR_KINDS = declare_error_kinds("executor", (
     "signal_stream", "bad_balance", "bad_config", "journal",  # service.py
     "plan", "reserve", "execution", "circuit_open", "reconcile",  # execution.py
     "journal_corrupt_row",  # journal.py
+    "portfolio",  # portfolio_feed.py
     "balance_poll",  # balance.py: GET /balance-allowance failed
 ))
 # issue 16: the collateral the executor sizes with (executor_svc/balance.py; BALANCE_AGE_SECONDS above)

@@ -19,6 +19,8 @@ from executor_svc.execution import Executor, make_identity
 from executor_svc.journal import Journal, JournalError
 from executor_svc.keys import SigningKey
 from executor_svc.ledger import LedgerError
+from executor_svc.portfolio import Portfolio
+from executor_svc.portfolio_feed import PortfolioFeed
 from executor_svc.settings import validate_config
 from polyarb.runtime.config import ConfigError
 from polyarb.runtime.metrics import ErrorCounter
@@ -31,10 +33,12 @@ LAST_RESULTS = 10
 
 
 class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
-    def __init__(self, core: Executor, clob_url: str, auth_required: bool, funds: Funds | None = None) -> None:
+    def __init__(self, core: Executor, clob_url: str, auth_required: bool, portfolio: Portfolio | None = None,
+                 funds: Funds | None = None) -> None:
         self.core = core
         self.clob_url = clob_url
         self.auth_required = auth_required
+        self.portfolio = portfolio if portfolio is not None else Portfolio(core.mode)
         self.funds = funds or Funds(polling=False, started_s=time.monotonic())
 
     async def ExecuteSignals(self, request_iterator, context):
@@ -134,6 +138,7 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
             consecutive_failures=core.breaker.consecutive_failures,
             unknown_batches=core.unknown_batches(time.time_ns()),
             in_flight_instance_ids=sorted(core.in_flight),
+            portfolio=self.portfolio.to_proto(core.ledger.exposure(), core.config.max_exposure),
             **balance_status(self.funds, time.monotonic()),
         )
 
@@ -151,16 +156,20 @@ async def build_app(args: argparse.Namespace, token: str | None, key: SigningKey
     clob = None
     core = Executor(args.mode, identity, journal, clob)
     core.not_found_grace_ns = int(args.not_found_grace_s * 1e9)
+    portfolio = Portfolio(args.mode)
+    feed = PortfolioFeed(journal, portfolio, lambda: core.ledger.exposure())
     poll_s = getattr(args, "balance_poll_s", 0.0)
     funds = Funds(polling=args.mode != "dry-run" and poll_s > 0, started_s=time.monotonic())
     export_metrics(funds)
-    servicer = ExecutorServicer(core, args.clob_url, bool(token), funds)
+    servicer = ExecutorServicer(core, args.clob_url, bool(token), portfolio, funds)
     reconciler: asyncio.Task | None = None
     poller: BalancePoller | None = None
 
     async def start() -> None:
         nonlocal reconciler, poller
         core.recover_orphans()  # before serving: a batch a killed process was posting is not forgotten
+        feed.catch_up()  # before serving too: a restarted executor shows the same figures at once
+        feed.start()
         if args.mode != "dry-run":
             core.clob = ClobClient(args.clob_url, creds, identity.signer.address, core.config.http_timeout_ms)
             reconciler = asyncio.create_task(core.reconcile_forever())
@@ -179,6 +188,7 @@ async def build_app(args: argparse.Namespace, token: str | None, key: SigningKey
             reconciler.cancel()
         if core.clob is not None:
             await core.clob.close()
+        await feed.stop()
         journal.close()
 
     return ServiceApp(

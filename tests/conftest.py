@@ -102,3 +102,11 @@ def start_service() -> Iterator:
     yield start
     for service in started:
         service.kill()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """A CA, server (127.0.0.1, localhost) and client certificates for TLS tests (tests/pki.py)."""
+    from tests.pki import make_pki  # cryptography is imported only by the tests that use TLS
+
+    return make_pki(tmp_path_factory.mktemp("pki"))

@@ -32,7 +32,8 @@ from polyarb.ctl.atomic_file import write_atomically
 from polyarb.ctl.documents import InputError
 from polyarb.ctl.results import Cursor, ResultsStalled, follow, read_until
 from polyarb.runtime import config
-from polyarb.runtime.auth import insecure_channel
+from polyarb.runtime.auth import channel
+from polyarb.runtime.tls import ClientTLS, load_client_tls
 from polyarb.v1 import (
     engine_pb2,
     engine_pb2_grpc,
@@ -101,12 +102,14 @@ def describe_rpc_error(service: str, addr: str, exc: grpc.aio.AioRpcError, token
 
 
 class Client:
-    """Addresses, control token and timeout: every RPC of one run goes through here."""
+    """Addresses, control token, TLS and timeout: every RPC of one run goes through here."""
 
-    def __init__(self, addrs: dict[str, str], token: str | None, timeout_s: float) -> None:
+    def __init__(self, addrs: dict[str, str], token: str | None, timeout_s: float,
+                 tls: ClientTLS | None = None) -> None:
         self.addrs = addrs
         self.token = token
         self.timeout_s = timeout_s
+        self.tls = tls
 
     def describe(self, service: str, exc: grpc.aio.AioRpcError) -> str:
         return describe_rpc_error(service, self.addrs[service], exc, bool(self.token), self.timeout_s)
@@ -114,9 +117,9 @@ class Client:
     @contextlib.asynccontextmanager
     async def stub(self, service: str) -> AsyncIterator[Any]:
         """A stub on a fresh channel; a gRPC failure inside becomes a one-line CtlError."""
-        async with insecure_channel(self.addrs[service], self.token) as channel:
+        async with channel(self.addrs[service], self.token, self.tls) as open_channel:
             try:
-                yield STUBS[service](channel)
+                yield STUBS[service](open_channel)
             except grpc.aio.AioRpcError as exc:
                 raise CtlError(self.describe(service, exc)) from None
 
@@ -130,8 +133,8 @@ class Client:
 
     async def trade_results(self, from_seq: int) -> AsyncIterator[executor_pb2.TradeResult]:
         """Results after `from_seq`, then live; gRPC errors are raised as they are (the reader decides)."""
-        async with insecure_channel(self.addrs["executor"], self.token) as channel:
-            call = executor_pb2_grpc.ExecutorStub(channel).StreamTradeResults(
+        async with channel(self.addrs["executor"], self.token, self.tls) as open_channel:
+            call = executor_pb2_grpc.ExecutorStub(open_channel).StreamTradeResults(
                 executor_pb2.StreamTradeResultsRequest(from_seq=from_seq)
             )
             async for result in call:
@@ -443,6 +446,16 @@ async def cmd_results(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_pnl(client: Client, args: argparse.Namespace) -> int:
+    portfolio = (await client.status("executor")).portfolio
+    if args.json:
+        say_json(documents.to_dict(portfolio))
+    else:
+        for line in render.portfolio_lines(portfolio):
+            say(line)
+    return 0
+
+
 async def cmd_config(client: Client, args: argparse.Namespace) -> int:
     service = args.service
     if args.settings:
@@ -529,6 +542,18 @@ def _add_connection_flags(parser: argparse.ArgumentParser, suppress: bool) -> No
         default=default(None),
         help=f"file holding the control token (else env {config.TOKEN_ENV})",
     )
+    for name, what in (("ca", "CA the services' certificates must be signed by (TLS; default: the system's roots "
+                              "when --tls-cert-file is given)"),
+                       ("cert", "client certificate to present (mutual TLS; with --tls-key-file)"),
+                       ("key", "private key of --tls-cert-file")):
+        group.add_argument(
+            f"--tls-{name}-file",
+            dest=f"tls_{name}_file",
+            metavar="PATH",
+            type=_typed(config.readable_file, f"tls-{name}-file"),
+            default=default(None),
+            help=f"PEM: {what}; any of the three turns TLS on for every service",
+        )
     group.add_argument(
         "--timeout",
         metavar="SECONDS",
@@ -542,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Control the polyarb services: status, trading switch, market structure (from a file or from "
-        "Gamma), balance, results, config; derive CLOB API credentials.",
+        "Gamma), balance, results, pnl, config; derive CLOB API credentials.",
         epilog=f"The control token comes from --control-token-file or env {config.TOKEN_ENV}. Exit status: 0 done, "
         "1 a service was unreachable, refused or failed, 2 bad usage or input file, 130 interrupted.",
     )
@@ -632,6 +657,8 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--follow", action="store_true",
                          help="keep streaming; reconnect with backoff and resume after the last seq printed")
 
+    leaf(commands, "pnl", cmd_pnl, "positions, exposure and PnL per strategy from the executor's journal")
+
     cfg = leaf(commands, "config", cmd_config, "show a service's config, or change fields of it (UpdateConfig)")
     cfg.add_argument("service", choices=tuple(CONFIG_TYPES), metavar="SERVICE", help="engine or executor")
     cfg.add_argument("--set", dest="settings", action="append", default=[], metavar="FIELD=VALUE",
@@ -650,7 +677,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         token = config.load_control_token(args)
     except (OSError, config.ConfigError) as exc:
         config.fail(PROG, str(exc))
-    client = Client({s: getattr(args, f"{s}_addr") for s in SERVICES}, token, args.timeout)
+    try:
+        tls = load_client_tls(args.tls_ca_file, args.tls_cert_file, args.tls_key_file)
+    except config.ConfigError as exc:
+        config.fail(PROG, str(exc))
+    client = Client({s: getattr(args, f"{s}_addr") for s in SERVICES}, token, args.timeout, tls)
     # Ctrl-C and SIGTERM stop the CLI, even when it was started from a script in the background, which
     # hands it SIGINT ignored (and Python then keeps it ignored)
     signal.signal(signal.SIGINT, signal.default_int_handler)

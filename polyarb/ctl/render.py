@@ -12,6 +12,7 @@ from polyarb.v1 import common_pb2, engine_pb2, executor_pb2, ingest_pb2, venue_p
 __all__ = [
     "balance_lines",
     "config_lines",
+    "portfolio_lines",
     "result_line",
     "status_lines",
     "structure_line",
@@ -183,6 +184,10 @@ def _executor(addr: str, s: executor_pb2.ExecutorStatus) -> list[str]:
         f"  in flight {s.in_flight}, last seq {s.last_seq}, consecutive failures {s.consecutive_failures}, "
         f"signer {s.signer_address or 'none'}",
     ]
+    if s.HasField("portfolio"):
+        p = s.portfolio
+        lines.append(f"  exposure {p.exposure:.6f} of {p.max_exposure:g} pUSD, {len(p.positions)} position(s), "
+                     f"pnl expected {p.expected_pnl:+.6f} realized {p.realized_pnl:+.6f} (polyarbctl pnl)")
     lines += _indented(_peer(p) for p in s.peers)
     if s.last_results:
         lines.append(f"  last result: {result_line(s.last_results[-1])}")
@@ -196,6 +201,28 @@ def _venue(addr: str, s: venue_pb2.VenueStatus) -> list[str]:
         f"  {s.tokens} token(s), {s.frames_sent} frame(s) sent, {s.orders_received} order(s) received, "
         f"{s.orders_filled} filled",
     ]
+
+
+def portfolio_lines(p: executor_pb2.Portfolio) -> list[str]:
+    """`polyarbctl pnl`: exposure, PnL per strategy, then positions."""
+    cap = f"{p.exposure / p.max_exposure:.0%} of " if p.max_exposure else ""
+    lines = [
+        f"exposure {p.exposure:.6f} pUSD ({cap}cap {p.max_exposure:g}); unknown outcomes {p.unknown_results} "
+        f"at stake {p.unknown_exposure:.6f}; journal through #{p.through_seq}",
+        f"pnl expected {p.expected_pnl:+.6f}  realized {p.realized_pnl:+.6f} pUSD",
+    ]
+    if p.other_mode_results:
+        lines.append(f"  ({p.other_mode_results} result(s) journaled in another mode not counted)")
+    lines.append(f"strategies: {len(p.strategies)}" if p.strategies else "strategies: none traded")
+    for s in p.strategies:
+        risk = f"  leg risk {s.leg_risk_results}" if s.leg_risk_results else ""
+        lines.append(f"  {strategy_word(s.strategy):<17}results {s.results:<5} cost {s.cost:>14.6f}  "
+                     f"expected {s.expected_pnl:+.6f}  realized {s.realized_pnl:+.6f}{risk}")
+    shown = f" (the {len(p.positions)} largest by cost)" if p.positions_total > len(p.positions) else ""
+    lines.append(f"positions: {p.positions_total}{shown}" if p.positions else "positions: none")
+    for pos in p.positions:
+        lines.append(f"  {pos.token_id}  {pos.shares:g} shares  avg {pos.avg_cost:.6f}  cost {pos.cost_basis:.6f}")
+    return lines
 
 
 def _indented(lines: Iterable[str]) -> list[str]:

@@ -12,6 +12,8 @@ from typing import Any
 import grpc
 from grpc import aio
 
+from polyarb.runtime.tls import ClientTLS, channel_credentials
+
 OPEN_METHOD_PREFIXES = (
     "/grpc.health.v1.Health/",
     "/grpc.reflection.v1alpha.ServerReflection/",
@@ -108,15 +110,25 @@ class _StreamStream(_TokenMetadata, aio.StreamStreamClientInterceptor):
         return await continuation(self._with_token(details), request_iterator)
 
 
-def insecure_channel(addr: str, token: str | None = None) -> aio.Channel:
-    """The one way polyarb opens a gRPC channel: with the control token on every call when set."""
-    interceptors = []
+CHANNEL_OPTIONS = [
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.max_reconnect_backoff_ms", 5_000),
+]
+
+
+def channel(addr: str, token: str | None = None, tls: ClientTLS | None = None) -> aio.Channel:
+    """The one way polyarb opens a gRPC channel: TLS when `tls` is given (else plaintext), and the control
+    token on every call when set."""
+    interceptors = None
     if token:
         interceptors = [cls(token) for cls in (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)]
-    options = [
-        ("grpc.keepalive_time_ms", 10_000),
-        ("grpc.keepalive_timeout_ms", 5_000),
-        ("grpc.keepalive_permit_without_calls", 1),
-        ("grpc.max_reconnect_backoff_ms", 5_000),
-    ]
-    return aio.insecure_channel(addr, options=options, interceptors=interceptors or None)
+    if tls is None:
+        return aio.insecure_channel(addr, options=CHANNEL_OPTIONS, interceptors=interceptors)
+    return aio.secure_channel(addr, channel_credentials(tls), options=CHANNEL_OPTIONS, interceptors=interceptors)
+
+
+def insecure_channel(addr: str, token: str | None = None) -> aio.Channel:
+    """A plaintext `channel` (loopback, tests)."""
+    return channel(addr, token)

@@ -113,6 +113,15 @@ COMMON_FLAGS: tuple[Flag, ...] = (
     ),
     Flag("grace-s", "seconds in-flight RPCs get to finish on SIGTERM; 0: stop at once, no drain", 5.0,
          non_negative_float),
+    Flag("tls-cert-file", "PEM certificate chain: serve TLS on the gRPC port (with --tls-key-file)", None,
+         readable_file),
+    Flag("tls-key-file", "PEM private key of --tls-cert-file", None, readable_file),
+    Flag("tls-client-ca-file", "PEM CA: also require client certificates signed by it (mutual TLS)", None,
+         readable_file),
+    Flag("health-addr", "also serve grpc.health.v1 alone, plaintext, on this HOST:PORT: for kubelet gRPC probes, "
+         "which cannot speak TLS, when the gRPC port serves it (default: none)", None, host_port),
+    Flag("require-tls-for-token", "refuse to start when a control token is set and the gRPC port is reachable "
+         "from the network without TLS", False, switch=True),
 )
 
 

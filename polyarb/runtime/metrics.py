@@ -24,6 +24,10 @@ BUILD_INFO = Gauge("polyarb_build_info", "Build and mode of this process (value 
 ERRORS = Counter("polyarb_errors_total", "Errors by kind (bad input, failed peers, ...)", ["service", "kind"])
 # Kinds any service can count: the shared server bootstrap (server.py) counts refused control calls.
 COMMON_ERROR_KINDS = ("unauthenticated",)
+PLAINTEXT_TOKEN_EXPOSED = Gauge(
+    "polyarb_plaintext_token_exposed",
+    "1 when a control token is set and the gRPC port listens beyond loopback without TLS (the token travels in clear)",
+)
 
 log = logging.getLogger("polyarb.metrics")
 

@@ -21,11 +21,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 import polyarb
-from polyarb.runtime import auth, metrics
+from polyarb.runtime import auth, metrics, tls
 from polyarb.v1 import common_pb2
 
 SERVER_OPTIONS = [
-    # clients ping every 10 s (auth.insecure_channel); without these the server answers too_many_pings
+    # clients ping every 10 s (auth.CHANNEL_OPTIONS); without these the server answers too_many_pings
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
     ("grpc.http2.max_ping_strikes", 0),
@@ -75,9 +75,16 @@ class ServiceApp:
     extra: dict[str, str] = field(default_factory=dict)  # more "listening" fields to log
 
 
-async def serve(app: ServiceApp, grpc_addr: str, metrics_addr: str, token: str | None, grace_s: float) -> int:
+async def serve(app: ServiceApp, grpc_addr: str, metrics_addr: str, token: str | None, grace_s: float,
+                server_tls: tls.ServerTLS | None = None, health_addr: str | None = None) -> int:
     log = logging.getLogger(app.name)
     metrics.set_build_info(app.name, app.mode)
+    exposed = tls.token_exposed(grpc_addr, bool(token), server_tls is not None)
+    metrics.PLAINTEXT_TOKEN_EXPOSED.set(1 if exposed else 0)
+    if exposed:
+        log.warning("the control token travels in clear text: the gRPC port is reachable beyond loopback without "
+                    "TLS; serve TLS (--tls-cert-file, --tls-key-file) or refuse this with --require-tls-for-token",
+                    extra={"grpc_addr": grpc_addr})
     errors = metrics.ErrorCounter(app.name)
     interceptors = []
     if token:
@@ -98,10 +105,26 @@ async def serve(app: ServiceApp, grpc_addr: str, metrics_addr: str, token: str |
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
 
     try:
-        port = server.add_insecure_port(grpc_addr)
+        if server_tls is None:
+            port = server.add_insecure_port(grpc_addr)
+        else:  # health and reflection are on this port too, under the same TLS
+            port = server.add_secure_port(grpc_addr, tls.server_credentials(server_tls))
     except RuntimeError as exc:  # grpc raises RuntimeError when it cannot bind
         log.error("cannot listen on grpc address", extra={"grpc_addr": grpc_addr, "error": str(exc)})
         return 1
+    # Health alone on a second, plaintext port: kubelet gRPC probes speak no TLS. It answers only
+    # grpc.health.v1 (no reflection, no control RPC), from the same servicer, so both ports agree.
+    health_server = None
+    bound_health = ""
+    if health_addr is not None:
+        health_server = aio.server(options=SERVER_OPTIONS)
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
+        try:
+            health_port = health_server.add_insecure_port(health_addr)
+        except RuntimeError as exc:
+            log.error("cannot listen on health address", extra={"health_addr": health_addr, "error": str(exc)})
+            return 1
+        bound_health = f"{health_addr.rpartition(':')[0]}:{health_port}"
     try:
         _metrics_server, bound_metrics = metrics.start_metrics_server(metrics_addr)
     except OSError as exc:
@@ -114,6 +137,8 @@ async def serve(app: ServiceApp, grpc_addr: str, metrics_addr: str, token: str |
         loop.add_signal_handler(sig, stopping.set)
 
     await server.start()
+    if health_server is not None:
+        await health_server.start()
     host = grpc_addr.rpartition(":")[0]
     bound_grpc = f"{host}:{port}"
     if app.start is not None:
@@ -122,7 +147,9 @@ async def serve(app: ServiceApp, grpc_addr: str, metrics_addr: str, token: str |
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info(
         "serving",
-        extra={"grpc_addr": bound_grpc, "metrics_addr": bound_metrics, "mode": app.mode, **app.extra},
+        extra={"grpc_addr": bound_grpc, "metrics_addr": bound_metrics, "mode": app.mode,
+               "tls": "off" if server_tls is None else "mutual" if server_tls.client_ca else "on",
+               **({"health_addr": bound_health} if bound_health else {}), **app.extra},
     )
 
     await stopping.wait()
@@ -134,6 +161,8 @@ async def serve(app: ServiceApp, grpc_addr: str, metrics_addr: str, token: str |
         except Exception:  # a failing cleanup must not keep the process from stopping
             log.exception("error while stopping")
     await server.stop(grace_s)
+    if health_server is not None:
+        await health_server.stop(None)
     log.info("stopped")
     return 0
 
@@ -143,7 +172,8 @@ def run(app_factory: Callable[[], Awaitable[ServiceApp]], args: Any, token: str 
 
     async def main() -> int:
         app = await app_factory()
-        return await serve(app, args.grpc_addr, args.metrics_addr, token, args.grace_s)
+        return await serve(app, args.grpc_addr, args.metrics_addr, token, args.grace_s,
+                           getattr(args, "server_tls", None), getattr(args, "health_addr", None))
 
     raise SystemExit(asyncio.run(main()))
 
@@ -160,7 +190,9 @@ DEFAULT_PORTS = {
 def prepare(
     prog: str, service: str, description: str, flags: Sequence[Any], argv: Sequence[str] | None = None
 ) -> tuple[Any, str | None]:
-    """Flags → logging → control token, for a service's __main__. Exits 2 on bad configuration."""
+    """Flags → logging → control token → TLS files, for a service's __main__. Exits 2 on bad configuration.
+
+    The TLS files, read and checked here, go on as `args.server_tls` (None: plaintext)."""
     from polyarb.runtime import config, logs  # kept local: only __main__ modules need it
 
     grpc_port, metrics_port = DEFAULT_PORTS[service]
@@ -172,4 +204,11 @@ def prepare(
     except (OSError, config.ConfigError) as exc:
         config.fail(prog, str(exc))
     logs.register_secret(token)
+    try:
+        args.server_tls = tls.load_server_tls(args.tls_cert_file, args.tls_key_file, args.tls_client_ca_file)
+    except config.ConfigError as exc:
+        config.fail(prog, str(exc))
+    if args.require_tls_for_token and tls.token_exposed(args.grpc_addr, bool(token), args.server_tls is not None):
+        config.fail(prog, f"--require-tls-for-token: a control token is set and --grpc-addr {args.grpc_addr} is "
+                          "reachable beyond loopback without TLS; give --tls-cert-file and --tls-key-file")
     return args, token

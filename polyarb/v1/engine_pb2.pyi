@@ -134,7 +134,7 @@ class InstanceView(_message.Message):
     def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., legs: _Optional[_Iterable[_Union[LegView, _Mapping]]] = ..., in_flight: _Optional[bool] = ...) -> None: ...
 
 class EngineStatus(_message.Message):
-    __slots__ = ("structure_version", "instances", "tokens", "stale_tokens", "config", "ingest_connected", "executor_connected", "info", "peers", "signals_by_strategy", "last_evaluation_ns", "in_flight", "skipped_acks", "instance_views", "held_instances", "capital")
+    __slots__ = ("structure_version", "instances", "tokens", "stale_tokens", "config", "ingest_connected", "executor_connected", "info", "peers", "signals_by_strategy", "last_evaluation_ns", "in_flight", "skipped_acks", "instance_views", "held_instances", "capital", "peer_tls")
     class SignalsByStrategyEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -158,6 +158,7 @@ class EngineStatus(_message.Message):
     INSTANCE_VIEWS_FIELD_NUMBER: _ClassVar[int]
     HELD_INSTANCES_FIELD_NUMBER: _ClassVar[int]
     CAPITAL_FIELD_NUMBER: _ClassVar[int]
+    PEER_TLS_FIELD_NUMBER: _ClassVar[int]
     structure_version: int
     instances: int
     tokens: int
@@ -174,4 +175,5 @@ class EngineStatus(_message.Message):
     instance_views: _containers.RepeatedCompositeFieldContainer[InstanceView]
     held_instances: int
     capital: float
-    def __init__(self, structure_version: _Optional[int] = ..., instances: _Optional[int] = ..., tokens: _Optional[int] = ..., stale_tokens: _Optional[int] = ..., config: _Optional[_Union[EngineConfig, _Mapping]] = ..., ingest_connected: _Optional[bool] = ..., executor_connected: _Optional[bool] = ..., info: _Optional[_Union[_common_pb2.ServiceInfo, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[_common_pb2.PeerState, _Mapping]]] = ..., signals_by_strategy: _Optional[_Mapping[str, int]] = ..., last_evaluation_ns: _Optional[int] = ..., in_flight: _Optional[int] = ..., skipped_acks: _Optional[int] = ..., instance_views: _Optional[_Iterable[_Union[InstanceView, _Mapping]]] = ..., held_instances: _Optional[int] = ..., capital: _Optional[float] = ...) -> None: ...
+    peer_tls: bool
+    def __init__(self, structure_version: _Optional[int] = ..., instances: _Optional[int] = ..., tokens: _Optional[int] = ..., stale_tokens: _Optional[int] = ..., config: _Optional[_Union[EngineConfig, _Mapping]] = ..., ingest_connected: _Optional[bool] = ..., executor_connected: _Optional[bool] = ..., info: _Optional[_Union[_common_pb2.ServiceInfo, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[_common_pb2.PeerState, _Mapping]]] = ..., signals_by_strategy: _Optional[_Mapping[str, int]] = ..., last_evaluation_ns: _Optional[int] = ..., in_flight: _Optional[int] = ..., skipped_acks: _Optional[int] = ..., instance_views: _Optional[_Iterable[_Union[InstanceView, _Mapping]]] = ..., held_instances: _Optional[int] = ..., capital: _Optional[float] = ..., peer_tls: _Optional[bool] = ...) -> None: ...

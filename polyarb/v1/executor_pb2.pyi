@@ -187,7 +187,7 @@ class GetExecutorStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ExecutorStatus(_message.Message):
-    __slots__ = ("trading", "balance", "config", "in_flight", "last_seq", "info", "peers", "last_results", "signer_address", "consecutive_failures", "unknown_batches", "in_flight_instance_ids", "balance_source", "balance_age_s", "balance_figures")
+    __slots__ = ("trading", "balance", "config", "in_flight", "last_seq", "info", "peers", "last_results", "signer_address", "consecutive_failures", "unknown_batches", "in_flight_instance_ids", "balance_source", "balance_age_s", "balance_figures", "portfolio")
     TRADING_FIELD_NUMBER: _ClassVar[int]
     BALANCE_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
@@ -203,6 +203,7 @@ class ExecutorStatus(_message.Message):
     BALANCE_SOURCE_FIELD_NUMBER: _ClassVar[int]
     BALANCE_AGE_S_FIELD_NUMBER: _ClassVar[int]
     BALANCE_FIGURES_FIELD_NUMBER: _ClassVar[int]
+    PORTFOLIO_FIELD_NUMBER: _ClassVar[int]
     trading: TradingState
     balance: BalanceState
     config: ExecutorConfig
@@ -218,7 +219,8 @@ class ExecutorStatus(_message.Message):
     balance_source: BalanceSource
     balance_age_s: float
     balance_figures: BalanceFigures
-    def __init__(self, trading: _Optional[_Union[TradingState, _Mapping]] = ..., balance: _Optional[_Union[BalanceState, _Mapping]] = ..., config: _Optional[_Union[ExecutorConfig, _Mapping]] = ..., in_flight: _Optional[int] = ..., last_seq: _Optional[int] = ..., info: _Optional[_Union[_common_pb2.ServiceInfo, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[_common_pb2.PeerState, _Mapping]]] = ..., last_results: _Optional[_Iterable[_Union[TradeResult, _Mapping]]] = ..., signer_address: _Optional[str] = ..., consecutive_failures: _Optional[int] = ..., unknown_batches: _Optional[_Iterable[_Union[UnknownBatch, _Mapping]]] = ..., in_flight_instance_ids: _Optional[_Iterable[str]] = ..., balance_source: _Optional[_Union[BalanceSource, str]] = ..., balance_age_s: _Optional[float] = ..., balance_figures: _Optional[_Union[BalanceFigures, _Mapping]] = ...) -> None: ...
+    portfolio: Portfolio
+    def __init__(self, trading: _Optional[_Union[TradingState, _Mapping]] = ..., balance: _Optional[_Union[BalanceState, _Mapping]] = ..., config: _Optional[_Union[ExecutorConfig, _Mapping]] = ..., in_flight: _Optional[int] = ..., last_seq: _Optional[int] = ..., info: _Optional[_Union[_common_pb2.ServiceInfo, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[_common_pb2.PeerState, _Mapping]]] = ..., last_results: _Optional[_Iterable[_Union[TradeResult, _Mapping]]] = ..., signer_address: _Optional[str] = ..., consecutive_failures: _Optional[int] = ..., unknown_batches: _Optional[_Iterable[_Union[UnknownBatch, _Mapping]]] = ..., in_flight_instance_ids: _Optional[_Iterable[str]] = ..., balance_source: _Optional[_Union[BalanceSource, str]] = ..., balance_age_s: _Optional[float] = ..., balance_figures: _Optional[_Union[BalanceFigures, _Mapping]] = ..., portfolio: _Optional[_Union[Portfolio, _Mapping]] = ...) -> None: ...
 
 class UnknownBatch(_message.Message):
     __slots__ = ("seq", "signal_id", "instance_id", "posted_ns", "age_ms", "probes")
@@ -317,3 +319,57 @@ class TradeResult(_message.Message):
     leg_risk: bool
     reconciles_seq: int
     def __init__(self, seq: _Optional[int] = ..., signal_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., strategy: _Optional[_Union[Strategy, str]] = ..., mode: _Optional[str] = ..., outcome: _Optional[_Union[Outcome, str]] = ..., legs: _Optional[_Iterable[_Union[LegResult, _Mapping]]] = ..., cost: _Optional[float] = ..., expected_pnl: _Optional[float] = ..., trace: _Optional[_Union[_common_pb2.Trace, _Mapping]] = ..., error: _Optional[str] = ..., recorded_ns: _Optional[int] = ..., leg_risk: _Optional[bool] = ..., reconciles_seq: _Optional[int] = ...) -> None: ...
+
+class Position(_message.Message):
+    __slots__ = ("token_id", "shares", "avg_cost", "cost_basis")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    AVG_COST_FIELD_NUMBER: _ClassVar[int]
+    COST_BASIS_FIELD_NUMBER: _ClassVar[int]
+    token_id: str
+    shares: float
+    avg_cost: float
+    cost_basis: float
+    def __init__(self, token_id: _Optional[str] = ..., shares: _Optional[float] = ..., avg_cost: _Optional[float] = ..., cost_basis: _Optional[float] = ...) -> None: ...
+
+class StrategyPnl(_message.Message):
+    __slots__ = ("strategy", "results", "cost", "expected_pnl", "realized_pnl", "leg_risk_results")
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_PNL_FIELD_NUMBER: _ClassVar[int]
+    REALIZED_PNL_FIELD_NUMBER: _ClassVar[int]
+    LEG_RISK_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    strategy: Strategy
+    results: int
+    cost: float
+    expected_pnl: float
+    realized_pnl: float
+    leg_risk_results: int
+    def __init__(self, strategy: _Optional[_Union[Strategy, str]] = ..., results: _Optional[int] = ..., cost: _Optional[float] = ..., expected_pnl: _Optional[float] = ..., realized_pnl: _Optional[float] = ..., leg_risk_results: _Optional[int] = ...) -> None: ...
+
+class Portfolio(_message.Message):
+    __slots__ = ("positions", "strategies", "exposure", "max_exposure", "unknown_exposure", "unknown_results", "expected_pnl", "realized_pnl", "through_seq", "other_mode_results", "positions_total")
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    STRATEGIES_FIELD_NUMBER: _ClassVar[int]
+    EXPOSURE_FIELD_NUMBER: _ClassVar[int]
+    MAX_EXPOSURE_FIELD_NUMBER: _ClassVar[int]
+    UNKNOWN_EXPOSURE_FIELD_NUMBER: _ClassVar[int]
+    UNKNOWN_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_PNL_FIELD_NUMBER: _ClassVar[int]
+    REALIZED_PNL_FIELD_NUMBER: _ClassVar[int]
+    THROUGH_SEQ_FIELD_NUMBER: _ClassVar[int]
+    OTHER_MODE_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    POSITIONS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    positions: _containers.RepeatedCompositeFieldContainer[Position]
+    strategies: _containers.RepeatedCompositeFieldContainer[StrategyPnl]
+    exposure: float
+    max_exposure: float
+    unknown_exposure: float
+    unknown_results: int
+    expected_pnl: float
+    realized_pnl: float
+    through_seq: int
+    other_mode_results: int
+    positions_total: int
+    def __init__(self, positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ..., strategies: _Optional[_Iterable[_Union[StrategyPnl, _Mapping]]] = ..., exposure: _Optional[float] = ..., max_exposure: _Optional[float] = ..., unknown_exposure: _Optional[float] = ..., unknown_results: _Optional[int] = ..., expected_pnl: _Optional[float] = ..., realized_pnl: _Optional[float] = ..., through_seq: _Optional[int] = ..., other_mode_results: _Optional[int] = ..., positions_total: _Optional[int] = ...) -> None: ...

@@ -1,9 +1,10 @@
 // @polyarb/shell-client: what the NestJS shell imports.
 export { PolyarbModule } from "./polyarb.module";
-export { PolyarbClient } from "./polyarb.client";
+export { PolyarbClient, type PolyarbStats } from "./polyarb.client";
 export {
   POLYARB_ENGINE_CLIENT,
   POLYARB_EXECUTOR_CLIENT,
+  POLYARB_INGEST_CLIENT,
   POLYARB_OPTIONS,
   type PolyarbModuleAsyncOptions,
   type PolyarbModuleOptions,
@@ -12,7 +13,7 @@ export {
 export { PolyarbRpcError, statusName } from "./errors";
 export { type Seq, toSeq } from "./seq";
 export { FATAL_STREAM_CODES } from "./trade-results";
-export { ENGINE_PROTO, EXECUTOR_PROTO, PROTO_LOADER_OPTIONS, PROTO_ROOT } from "./proto";
+export { ENGINE_PROTO, EXECUTOR_PROTO, INGEST_PROTO, PROTO_LOADER_OPTIONS, PROTO_ROOT } from "./proto";
 
 // The generated types and constants. POLYARB_V1_PACKAGE_NAME and *_SERVICE_NAME make a rename in proto/
 // break the shell's compilation. Named one by one because every generated file declares its own
@@ -51,12 +52,15 @@ export {
   type LegResult,
   Outcome,
   POLYARB_V1_PACKAGE_NAME,
+  type Portfolio,
+  type Position,
   protobufPackage,
   type SetTradingEnabledRequest,
   Side,
   type Signal,
   type SignalAck,
   Strategy,
+  type StrategyPnl,
   type StreamTradeResultsRequest,
   type TradeResult,
   type TradingState,
@@ -64,3 +68,14 @@ export {
   type UpdateBalanceRequest,
   type UpdateBalanceRequest_InventoryEntry,
 } from "./gen/polyarb/v1/executor";
+export {
+  type BookSubscription,
+  type GetIngestStatusRequest,
+  INGEST_SERVICE_NAME,
+  type IngestClient,
+  type IngestController,
+  IngestControllerMethods,
+  type IngestStatus,
+  type TopOfBook,
+  type TopOfBookBatch,
+} from "./gen/polyarb/v1/ingest";

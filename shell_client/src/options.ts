@@ -13,6 +13,9 @@ export interface PolyarbModuleOptions {
   engineUrl: string;
   /** executor_svc gRPC address, HOST:PORT (`make run`: 127.0.0.1:50053). */
   executorUrl: string;
+  /** ingest_svc gRPC address, HOST:PORT (`make run`: 127.0.0.1:50051), for topOfBook$ and stats().
+   * Optional: without it topOfBook$ errors and stats() reports ingest as null. */
+  ingestUrl?: string;
   /** The services' control token (POLYARB_CONTROL_TOKEN); sent as `authorization: Bearer <token>` on
    * every call. Undefined or empty: no header (services started without a token). */
   token: string | undefined;
@@ -34,6 +37,7 @@ export interface PolyarbModuleAsyncOptions extends Pick<ModuleMetadata, "imports
 export interface ResolvedPolyarbOptions {
   engineUrl: string;
   executorUrl: string;
+  ingestUrl: string | undefined;
   token: string | undefined;
   tls: false | PolyarbTlsOptions;
   deadlineMs: number;
@@ -46,13 +50,20 @@ export interface ResolvedPolyarbOptions {
 export const POLYARB_OPTIONS = "POLYARB_OPTIONS";
 export const POLYARB_ENGINE_CLIENT = "POLYARB_ENGINE_CLIENT";
 export const POLYARB_EXECUTOR_CLIENT = "POLYARB_EXECUTOR_CLIENT";
+/** The raw ClientGrpc of ingest_svc, or null when no ingestUrl was given. */
+export const POLYARB_INGEST_CLIENT = "POLYARB_INGEST_CLIENT";
 
 export function resolveOptions(options: PolyarbModuleOptions): ResolvedPolyarbOptions {
   const fail = (why: string): never => {
     throw new Error(`PolyarbModule: ${why}`);
   };
-  for (const key of ["engineUrl", "executorUrl"] as const) {
-    if (typeof options[key] !== "string" || !/^\S+$/.test(options[key])) {
+  const urls: Array<"engineUrl" | "executorUrl" | "ingestUrl"> = ["engineUrl", "executorUrl"];
+  if (options.ingestUrl !== undefined) {
+    urls.push("ingestUrl");
+  }
+  for (const key of urls) {
+    const url = options[key];
+    if (typeof url !== "string" || !/^\S+$/.test(url)) {
       fail(`${key} must be a gRPC target such as HOST:PORT, got ${JSON.stringify(options[key])}`);
     }
   }
@@ -73,6 +84,9 @@ export function resolveOptions(options: PolyarbModuleOptions): ResolvedPolyarbOp
     fail("token must be one line");
   }
   const tls = options.tls === true ? {} : options.tls || false;
-  const { engineUrl, executorUrl } = options;
-  return { engineUrl, executorUrl, token, tls, deadlineMs, reconnect: { initialMs, maxMs } };
+  if (tls !== false && (tls.privateKey === undefined) !== (tls.certChain === undefined)) {
+    fail("tls.privateKey and tls.certChain go together (mutual TLS): give both or neither");
+  }
+  const { engineUrl, executorUrl, ingestUrl } = options;
+  return { engineUrl, executorUrl, ingestUrl, token, tls, deadlineMs, reconnect: { initialMs, maxMs } };
 }

@@ -1,6 +1,6 @@
-import { Inject, Injectable, Logger, OnModuleDestroy } from "@nestjs/common";
+import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from "@nestjs/common";
 import type { ClientGrpc } from "@nestjs/microservices";
-import { firstValueFrom, Observable, Subject, takeUntil } from "rxjs";
+import { firstValueFrom, Observable, Subject, takeUntil, throwError } from "rxjs";
 
 import { PolyarbRpcError, statusName } from "./errors";
 import {
@@ -24,9 +24,31 @@ import {
   TradingState,
   UpdateBalanceRequest,
 } from "./gen/polyarb/v1/executor";
-import { POLYARB_ENGINE_CLIENT, POLYARB_EXECUTOR_CLIENT, POLYARB_OPTIONS, ResolvedPolyarbOptions } from "./options";
+import {
+  GetIngestStatusRequest,
+  INGEST_SERVICE_NAME,
+  IngestClient,
+  IngestStatus,
+  TopOfBookBatch,
+} from "./gen/polyarb/v1/ingest";
+import {
+  POLYARB_ENGINE_CLIENT,
+  POLYARB_EXECUTOR_CLIENT,
+  POLYARB_INGEST_CLIENT,
+  POLYARB_OPTIONS,
+  ResolvedPolyarbOptions,
+} from "./options";
+import { ReconnectOptions } from "./reconnect";
 import { Seq, toSeq } from "./seq";
+import { topOfBookStream } from "./top-of-book";
 import { resumeBySeq } from "./trade-results";
+
+/** The three services' GetStatus, asked at the same moment. ingest is null without PolyarbModuleOptions.ingestUrl. */
+export interface PolyarbStats {
+  ingest: IngestStatus | null;
+  engine: EngineStatus;
+  executor: ExecutorStatus;
+}
 
 /**
  * The shell's handle on polyarb. Control calls return Promises (one answer each) and reject with a
@@ -38,15 +60,18 @@ export class PolyarbClient implements OnModuleDestroy {
   private readonly logger = new Logger(PolyarbClient.name);
   private readonly engine: EngineClient;
   private readonly executor: ExecutorClient;
+  private readonly ingest: IngestClient | null;
   private readonly destroyed$ = new Subject<void>();
 
   constructor(
     @Inject(POLYARB_OPTIONS) private readonly options: ResolvedPolyarbOptions,
     @Inject(POLYARB_ENGINE_CLIENT) engine: ClientGrpc,
     @Inject(POLYARB_EXECUTOR_CLIENT) executor: ClientGrpc,
+    @Optional() @Inject(POLYARB_INGEST_CLIENT) ingest: ClientGrpc | null = null,
   ) {
     this.engine = engine.getService<EngineClient>(ENGINE_SERVICE_NAME);
     this.executor = executor.getService<ExecutorClient>(EXECUTOR_SERVICE_NAME);
+    this.ingest = ingest === null ? null : ingest.getService<IngestClient>(INGEST_SERVICE_NAME);
   }
 
   /** Engine.UpdateMarketStructure: validated whole and swapped atomically; INVALID_ARGUMENT names the
@@ -110,9 +135,50 @@ export class PolyarbClient implements OnModuleDestroy {
     }).pipe(takeUntil(this.destroyed$));
   }
 
+  /**
+   * Ingest.StreamTopOfBook for these tokens, reconnecting: each (re)connect answers first with a snapshot
+   * batch (`snapshot: true`: the current top of book of every token; one never seen comes as stale with
+   * zeros), then one batch per WebSocket frame, applied whole. A `stale` top of book may be wrong: never
+   * trade on it. `seq` counts per stream and starts again at 1 after a reconnect (a new snapshot).
+   * Errors like tradeResults$ (UNAUTHENTICATED, ...), and at once when the module has no ingestUrl.
+   * Completes on app.close(). Cold: one gRPC stream per subscription.
+   */
+  topOfBook$(tokenIds: readonly string[]): Observable<TopOfBookBatch> {
+    const ingest = this.ingest;
+    if (ingest === null) {
+      return throwError(() => new Error("PolyarbClient.topOfBook$: PolyarbModule was configured without ingestUrl"));
+    }
+    return topOfBookStream("Ingest.StreamTopOfBook", (requests) => ingest.streamTopOfBook(requests), tokenIds, this.backoff("top-of-book")).pipe(takeUntil(this.destroyed$));
+  }
+
+  /** Ingest.GetStatus, Engine.GetStatus and Executor.GetStatus at once; rejects with the first failure
+   * (a PolyarbRpcError naming its RPC). ingest is null when the module has no ingestUrl. */
+  async stats(): Promise<PolyarbStats> {
+    const ingest = this.ingest;
+    const [ingestStatus, engine, executor] = await Promise.all([
+      ingest === null
+        ? Promise.resolve(null)
+        : this.unary("Ingest.GetStatus", ingest.getStatus({} as GetIngestStatusRequest)),
+      this.getEngineStatus(),
+      this.getExecutorStatus(),
+    ]);
+    return { ingest: ingestStatus, engine, executor };
+  }
+
   onModuleDestroy(): void {
     this.destroyed$.next();
     this.destroyed$.complete();
+  }
+
+  private backoff(stream: string): ReconnectOptions {
+    return {
+      initialBackoffMs: this.options.reconnect.initialMs,
+      maxBackoffMs: this.options.reconnect.maxMs,
+      onReconnect: ({ error, attempt, delayMs }) =>
+        this.logger.warn(
+          `${stream} stream down (${statusName(error.code)}: ${error.details}); reconnect #${attempt} in ${delayMs} ms`,
+        ),
+    };
   }
 
   private async unary<T>(rpc: string, call: Observable<T>): Promise<T> {

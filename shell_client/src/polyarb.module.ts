@@ -5,6 +5,7 @@ import { createGrpcClient } from "./channel";
 import {
   POLYARB_ENGINE_CLIENT,
   POLYARB_EXECUTOR_CLIENT,
+  POLYARB_INGEST_CLIENT,
   POLYARB_OPTIONS,
   PolyarbModuleAsyncOptions,
   PolyarbModuleOptions,
@@ -12,7 +13,7 @@ import {
   resolveOptions,
 } from "./options";
 import { PolyarbClient } from "./polyarb.client";
-import { ENGINE_PROTO, EXECUTOR_PROTO } from "./proto";
+import { ENGINE_PROTO, EXECUTOR_PROTO, INGEST_PROTO } from "./proto";
 
 /** Closes a client's channels when the app closes (what ClientsModule does for its own clients). */
 function closeOnShutdown(client: ClientGrpcProxy): ClientGrpcProxy & OnApplicationShutdown {
@@ -30,10 +31,16 @@ const clientProviders: Provider[] = [
     useFactory: (o: ResolvedPolyarbOptions) => closeOnShutdown(createGrpcClient(o.executorUrl, EXECUTOR_PROTO, o)),
     inject: [POLYARB_OPTIONS],
   },
+  {
+    provide: POLYARB_INGEST_CLIENT,
+    useFactory: (o: ResolvedPolyarbOptions) =>
+      o.ingestUrl === undefined ? null : closeOnShutdown(createGrpcClient(o.ingestUrl, INGEST_PROTO, o)),
+    inject: [POLYARB_OPTIONS],
+  },
   PolyarbClient,
 ];
 
-const exported = [PolyarbClient, POLYARB_ENGINE_CLIENT, POLYARB_EXECUTOR_CLIENT];
+const exported = [PolyarbClient, POLYARB_ENGINE_CLIENT, POLYARB_EXECUTOR_CLIENT, POLYARB_INGEST_CLIENT];
 
 /**
  * gRPC clients of engine_svc and executor_svc (@nestjs/microservices, Transport.GRPC, package polyarb.v1,

@@ -3,6 +3,7 @@ import { join } from "node:path";
 
 export const ENGINE_PROTO = "polyarb/v1/engine.proto";
 export const EXECUTOR_PROTO = "polyarb/v1/executor.proto";
+export const INGEST_PROTO = "polyarb/v1/ingest.proto";
 
 /**
  * The .proto files shipped inside this package (`make gen` copies them from the repository's proto/).

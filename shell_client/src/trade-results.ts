@@ -1,30 +1,17 @@
-import { status } from "@grpc/grpc-js";
-import { concat, defer, filter, Observable, retry, throwError, timer } from "rxjs";
+import { concat, defer, filter, Observable, throwError } from "rxjs";
 
 import { PolyarbRpcError } from "./errors";
+import { ReconnectOptions, reconnectWithBackoff, streamEnded } from "./reconnect";
 import { toSeq } from "./seq";
 
-/** Errors that a reconnect cannot fix: a wrong token or a client/server mismatch. They end the stream. */
-export const FATAL_STREAM_CODES: ReadonlySet<status> = new Set([
-  status.UNAUTHENTICATED,
-  status.PERMISSION_DENIED,
-  status.UNIMPLEMENTED,
-  status.INVALID_ARGUMENT,
-]);
+export { FATAL_STREAM_CODES } from "./reconnect";
 
-export interface ResumeOptions {
+export interface ResumeOptions extends Omit<ReconnectOptions, "onReconnect"> {
   /** Deliver results with seq > fromSeq. */
   fromSeq: bigint;
-  initialBackoffMs: number;
-  maxBackoffMs: number;
   /** Told before each reconnect: why the stream went down, the wait, and the seq it resumes after. */
   onReconnect?: (event: { error: PolyarbRpcError; attempt: number; delayMs: number; fromSeq: string }) => void;
-  /** 0..1, for the jitter; Math.random by default (tests pass a constant). */
-  random?: () => number;
 }
-
-/** Why a stream that ended without an error is reopened: the executor only ends it when it stops. */
-const ENDED = (rpc: string) => new PolyarbRpcError(rpc, status.UNAVAILABLE, "stream ended by the server");
 
 /**
  * A stream of `{ seq }` items that survives its server: `open(fromSeq)` must return the items with
@@ -39,10 +26,9 @@ export function resumeBySeq<T extends { seq: string }>(
   open: (fromSeq: string) => Observable<T>,
   options: ResumeOptions,
 ): Observable<T> {
-  const random = options.random ?? Math.random;
   return defer(() => {
     let delivered = options.fromSeq;
-    const stream = defer(() => concat(open(delivered.toString()), throwError(() => ENDED(rpc)))).pipe(
+    const stream = defer(() => concat(open(delivered.toString()), throwError(() => streamEnded(rpc)))).pipe(
       filter((item) => {
         const seq = toSeq(item.seq);
         if (seq <= delivered) {
@@ -53,18 +39,9 @@ export function resumeBySeq<T extends { seq: string }>(
       }),
     );
     return stream.pipe(
-      retry({
-        resetOnSuccess: true, // a delivered item means the stream worked: start the backoff over
-        delay: (raw: unknown, attempt: number) => {
-          const error = PolyarbRpcError.from(rpc, raw);
-          if (FATAL_STREAM_CODES.has(error.code)) {
-            return throwError(() => error);
-          }
-          const ceiling = Math.min(options.maxBackoffMs, options.initialBackoffMs * 2 ** (attempt - 1));
-          const delayMs = Math.round(ceiling / 2 + (random() * ceiling) / 2); // "equal jitter"
-          options.onReconnect?.({ error, attempt, delayMs, fromSeq: delivered.toString() });
-          return timer(delayMs);
-        },
+      reconnectWithBackoff(rpc, {
+        ...options,
+        onReconnect: (event) => options.onReconnect?.({ ...event, fromSeq: delivered.toString() }),
       }),
     );
   });

@@ -1,4 +1,4 @@
-// The package's entry point exports everything generated for the shell (engine, executor, common), so a
+// The package's entry point exports everything generated for the shell (engine, executor, ingest, common), so a
 // message added to proto/ cannot be forgotten in src/index.ts.
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
@@ -12,8 +12,8 @@ const SRC = join(__dirname, "..", "..", "src");
 // every generated file declares its own protobufFileName; the entry point exports none of them
 const PER_FILE = new Set(["protobufFileName"]);
 
-it("src/index.ts exports every generated message, enum and constant of engine, executor and common", () => {
-  const files = ["index.ts", ...["common", "engine", "executor"].map((name) => `gen/polyarb/v1/${name}.ts`)].map((f) =>
+it("src/index.ts exports every generated message, enum and constant of engine, executor, ingest and common", () => {
+  const files = ["index.ts", ...["common", "engine", "executor", "ingest"].map((name) => `gen/polyarb/v1/${name}.ts`)].map((f) =>
     join(SRC, f),
   );
   const program = ts.createProgram(files, { strict: true, noEmit: true, experimentalDecorators: true, skipLibCheck: true });
@@ -35,5 +35,6 @@ it("exports the NestJS constants with the proto's names", () => {
   assert.equal(api.POLYARB_V1_PACKAGE_NAME, "polyarb.v1");
   assert.equal(api.ENGINE_SERVICE_NAME, "Engine");
   assert.equal(api.EXECUTOR_SERVICE_NAME, "Executor");
+  assert.equal(api.INGEST_SERVICE_NAME, "Ingest");
   assert.equal(api.Outcome.OUTCOME_DRY_RUN, "OUTCOME_DRY_RUN"); // enums: String in the loader
 });

@@ -13,6 +13,7 @@ describe("module options", () => {
     assert.deepEqual(resolveOptions({ engineUrl: "127.0.0.1:50052", executorUrl: "127.0.0.1:50053", token: "" }), {
       engineUrl: "127.0.0.1:50052",
       executorUrl: "127.0.0.1:50053",
+      ingestUrl: undefined,
       token: undefined,
       tls: false,
       deadlineMs: 5000,
@@ -26,6 +27,9 @@ describe("module options", () => {
     assert.throws(() => resolveOptions({ ...base, deadlineMs: 0 }), /deadlineMs must be a positive number/);
     assert.throws(() => resolveOptions({ ...base, reconnect: { initialMs: 10, maxMs: 5 } }), /reconnect.maxMs/);
     assert.throws(() => resolveOptions({ ...base, token: "a\nb" }), /one line/);
+    assert.throws(() => resolveOptions({ ...base, ingestUrl: "" }), /ingestUrl must be a gRPC target/);
+    assert.throws(() => resolveOptions({ ...base, tls: { certChain: Buffer.from("x") } }), /go together/);
+    assert.equal(resolveOptions({ ...base, ingestUrl: "127.0.0.1:50051" }).ingestUrl, "127.0.0.1:50051");
   });
 
   it("tls: true gives TLS credentials with the system roots; none gives plaintext", () => {

@@ -1,6 +1,6 @@
 // The one way these tests start a real polyarb service: `python -m <module>` from the repository's .venv,
 // ports chosen by the service (0) and read from its "serving" log line, killed when the test ends.
-import { ChildProcess, spawn } from "node:child_process";
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -62,6 +62,21 @@ export class Service {
 
   output(): string {
     return this.lines.join("\n");
+  }
+
+  /** A field of the service's "serving" log line, e.g. the paper venue's "http_addr". */
+  servingField(key: string): string {
+    for (const line of this.lines) {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        if (entry.msg === "serving" && typeof entry[key] === "string") {
+          return entry[key] as string;
+        }
+      } catch {
+        // not a JSON log line
+      }
+    }
+    throw new Error(`${this.module}: no ${key} in its serving line:\n${this.output()}`);
   }
 
   private async signal(sig: NodeJS.Signals): Promise<void> {
@@ -138,3 +153,33 @@ export function removeTempDirs(): void {
 }
 
 const dirs: string[] = [];
+
+export interface Pki {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+  strangerCert: string;
+  strangerKey: string;
+}
+
+/** A CA, a server certificate (127.0.0.1, localhost) and a client certificate, made by the Python tests'
+ * tests/pki.py into a fresh temporary folder: one way to make test certificates for both suites. */
+export function makePki(): Pki {
+  const dir = tempDir();
+  execFileSync(PYTHON, ["-c", "import pathlib, sys; from tests.pki import make_pki; make_pki(pathlib.Path(sys.argv[1]))", dir], {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const at = (name: string): string => join(dir, name);
+  return {
+    ca: at("ca.pem"),
+    serverCert: at("server.pem"),
+    serverKey: at("server-key.pem"),
+    clientCert: at("client.pem"),
+    clientKey: at("client-key.pem"),
+    strangerCert: at("stranger.pem"),
+    strangerKey: at("stranger-key.pem"),
+  };
+}

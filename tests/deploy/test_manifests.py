@@ -322,11 +322,18 @@ def test_live_overlay_has_no_paper_venue_and_trades_on_polymarket(rendered, serv
 
 def test_native_grpc_probes_on_numeric_ports(overlay, service_flags):
     for _workload, _template, container in overlay.containers():
-        grpc_port = port(settings(container, service_flags[module_of(container)])["grpc-addr"])
-        assert host(settings(container, service_flags[module_of(container)])["grpc-addr"]) == "0.0.0.0", (
+        effective = settings(container, service_flags[module_of(container)])
+        grpc_port = port(effective["grpc-addr"])
+        assert host(effective["grpc-addr"]) == "0.0.0.0", (
             f"{container['name']}: kubelet probes connect to the pod IP, so gRPC must listen on 0.0.0.0")
         declared = {p["containerPort"]: p.get("name", "") for p in container["ports"]}
         assert declared.get(grpc_port, "").startswith("grpc-"), f"{container['name']}: gRPC port not declared"
+        if effective.get("tls-cert-file"):
+            # kubelet gRPC probes speak no TLS: they go to the plaintext health-only port
+            assert effective.get("health-addr"), f"{container['name']}: TLS on the gRPC port needs --health-addr"
+            assert host(effective["health-addr"]) == "0.0.0.0", f"{container['name']}: probes reach the pod IP"
+            grpc_port = port(effective["health-addr"])
+            assert declared.get(grpc_port, "").startswith("health-"), f"{container['name']}: health port not declared"
         for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
             probe = container.get(kind)
             assert probe, f"{container['name']}: no {kind}"
@@ -418,7 +425,8 @@ def test_secrets_only_as_read_only_files_and_no_secret_values(overlay, service_f
                 assert volume["secret"]["defaultMode"] == 0o400
                 assert volume["secret"]["items"], "pin the keys a container gets"
         effective = settings(container, service_flags[module_of(container)])
-        for flag in ("control-token-file", "private-key-file", "api-creds-file"):
+        for flag in ("control-token-file", "private-key-file", "api-creds-file", "tls-key-file", "tls-cert-file",
+                     "tls-client-ca-file", "peer-tls-key-file", "peer-tls-cert-file", "peer-tls-ca-file"):
             if effective.get(flag):
                 _mount, volume = file_source(template, container, effective[flag])
                 assert "secret" in volume, f"{container['name']}: --{flag} must come from a Secret volume"

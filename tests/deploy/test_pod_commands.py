@@ -4,7 +4,9 @@ Same module, same flags, same POLYARB_* environment; only what cannot exist on t
 listen addresses become 127.0.0.1:0, peers and venues a closed local port, and the mounted Secret files
 temporary files with the mode the kubelet gives them (defaultMode 0400 + fsGroup = 0440). So the live
 executor's refusal of a key file others can read, the paper venue's creds parsing and every flag value
-are exercised for real. Then health must answer SERVING without the control token, as a kubelet probe does.
+are exercised for real. Then health must answer SERVING without the control token, as a kubelet probe does:
+on the plaintext health port where the gRPC port serves TLS (the TLS files: certificates made here, and
+the gRPC port must then answer a client with a certificate of that CA).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 pytestmark = pytest.mark.integration
 
-LISTEN = ("grpc-addr", "metrics-addr", "ws-addr", "http-addr")
+LISTEN = ("grpc-addr", "metrics-addr", "ws-addr", "http-addr", "health-addr")
 PEERS = ("ingest-addr", "executor-addr")
 URLS = ("ws-url", "clob-url")
 CLOSED = "127.0.0.1:9"  # discard: nothing listens there
@@ -37,8 +39,9 @@ class PodFiles:
     """Stands in for the pod's mounts: Secret items as files with the kubelet's mode, ConfigMap items as files
     with the rendered ConfigMap's content, volumes as directories."""
 
-    def __init__(self, root: pathlib.Path, overlay=None) -> None:
+    def __init__(self, root: pathlib.Path, pki, overlay=None) -> None:
         self.root = root
+        self.pki = pki
         self.overlay = overlay
 
     def config(self, template: dict, container: dict, path: str) -> str:
@@ -56,6 +59,9 @@ class PodFiles:
     def secret(self, path: str, mode: int) -> str:
         name = pathlib.PurePosixPath(path).name
         content = {
+            "tls.crt": self.pki.server_cert.read_text(),
+            "tls.key": self.pki.server_key.read_text(),
+            "ca.crt": self.pki.ca.read_text(),
             "private-key": TEST_KEY + "\n",
             "api-creds.json": json.dumps({"apiKey": "00000000-0000-4000-8000-000000000000",
                                           "secret": "c2VjcmV0LWFwaS1rZXktdmFsdWUtZm9yLXRlc3Rz",
@@ -119,17 +125,29 @@ def local_command(template: dict, container: dict, files: PodFiles) -> tuple[str
     return container["command"][2], args, env
 
 
+def health(channel) -> int:
+    return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status
+
+
 @pytest.mark.parametrize("overlay_name", ["paper", "live"])
-def test_every_rendered_container_starts_and_reports_serving(overlay_name, rendered, start_service, tmp_path):
+def test_every_rendered_container_starts_and_reports_serving(overlay_name, rendered, start_service, tmp_path, pki):
     overlay = rendered[overlay_name]
-    files = PodFiles(tmp_path, overlay)
+    files = PodFiles(tmp_path, pki, overlay)
+    client = grpc.ssl_channel_credentials(pki.ca.read_bytes(), pki.client_key.read_bytes(),
+                                          pki.client_cert.read_bytes())
     for _workload, template, container in overlay.containers():
         module, args, env = local_command(template, container, files)
         service = start_service(module, args, env)  # waits for "serving"; a bad flag or file exits 2 first
-        with grpc.insecure_channel(service.grpc_addr) as channel:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
-        assert reply.status == health_pb2.HealthCheckResponse.SERVING, f"{overlay_name} {container['name']}"
+        serving = next(e for e in service.log_entries() if e.get("msg") == "serving")
+        what = f"{overlay_name} {container['name']}"
+        if serving["tls"] == "off":
+            probed = service.grpc_addr
+        else:  # the probe's port: health alone, plaintext; the gRPC port itself answers only over TLS
+            probed = serving["health_addr"]
+            with grpc.secure_channel(service.grpc_addr, client) as channel:
+                assert health(channel) == health_pb2.HealthCheckResponse.SERVING, what
+        with grpc.insecure_channel(probed) as channel:
+            assert health(channel) == health_pb2.HealthCheckResponse.SERVING, what
         mode = next((e["value"] for e in container.get("env", []) if e["name"] == "POLYARB_MODE"), None)
         if mode:
-            serving = next(e for e in service.log_entries() if e.get("msg") == "serving")
             assert serving["mode"] == mode

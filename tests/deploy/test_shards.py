@@ -16,7 +16,7 @@ import urllib.parse
 import grpc
 import pytest
 from google.protobuf import json_format
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from engine_svc.structure import compile_structure
 from polyarb.ctl import sync
@@ -37,7 +37,7 @@ from tests.deploy.test_manifests import (  # noqa: F401 - kubernetes_validate is
     selects,
     settings,
 )
-from tests.deploy.test_pod_commands import PodFiles, local_command, secret_file_mode
+from tests.deploy.test_pod_commands import PodFiles, health, local_command, secret_file_mode
 
 OVERLAY = "live-2-shards"
 SHARDS = (0, 1)
@@ -71,12 +71,13 @@ TOKEN_FLAG = "--control-token-file="
 
 
 def parse_ctl_args(args: list[str], tmp_path) -> tuple[object, str]:
-    """polyarbctl's own parser over a container's args (it checks files exist: the mounted token file is
-    stood in for by a local one); returns the parsed args and the token path the pod would use."""
-    token = tmp_path / "token"
-    token.write_text("t\n")
+    """polyarbctl's own parser over a container's args (it checks files exist: the mounted files are stood
+    in for by local ones); returns the parsed args and the token path the pod would use."""
+    local_file = tmp_path / "mounted-file"
+    local_file.write_text("x\n")
     mounted = next(a[len(TOKEN_FLAG):] for a in args if a.startswith(TOKEN_FLAG))
-    local = [TOKEN_FLAG + str(token) if a.startswith(TOKEN_FLAG) else a for a in args]
+    local = [a.split("=", 1)[0] + f"={local_file}" if a.startswith("--") and a.split("=", 1)[0].endswith("-file")
+             else a for a in args]
     return build_parser().parse_args(local), mounted
 
 
@@ -174,17 +175,22 @@ def test_a_structure_sync_cronjob_per_shard(two_shards, tmp_path):
 
 
 @pytest.mark.integration
-def test_every_shard_container_starts_and_each_cronjob_pushes_its_own_shard(two_shards, start_service, tmp_path):
-    files = PodFiles(tmp_path, two_shards)
+def test_every_shard_container_starts_and_each_cronjob_pushes_its_own_shard(two_shards, start_service, tmp_path,
+                                                                            pki):
+    files = PodFiles(tmp_path, pki, two_shards)
+    client = grpc.ssl_channel_credentials(pki.ca.read_bytes(), pki.client_key.read_bytes(),
+                                          pki.client_cert.read_bytes())
     for i in SHARDS:
         shard = statefulset(two_shards, i)
         for container in shard["spec"]["template"]["spec"]["containers"]:
             module, args, env = local_command(shard["spec"]["template"], container, files)
             service = start_service(module, args, env)
-            with grpc.insecure_channel(service.grpc_addr) as channel:
-                reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""),
-                                                                  timeout=5)
-            assert reply.status == health_pb2.HealthCheckResponse.SERVING, f"shard {i} {container['name']}"
+            serving = next(e for e in service.log_entries() if e.get("msg") == "serving")
+            assert serving["tls"] != "off", f"shard {i} {container['name']}: live shards serve TLS"
+            with grpc.secure_channel(service.grpc_addr, client) as channel:
+                assert health(channel) == health_pb2.HealthCheckResponse.SERVING, f"shard {i} {container['name']}"
+            with grpc.insecure_channel(serving["health_addr"]) as channel:  # the kubelet's probe port
+                assert health(channel) == health_pb2.HealthCheckResponse.SERVING, f"shard {i} {container['name']}"
 
     # each CronJob's command, against a paper venue (its Gamma-shaped /events) and an engine of its own
     token = "k8s-shards-test-token"
@@ -193,7 +199,9 @@ def test_every_shard_container_starts_and_each_cronjob_pushes_its_own_shard(two_
     gamma = "http://" + next(e["http_addr"] for e in venue.log_entries() if e.get("msg") == "serving")
     pushed = {}
     for i in SHARDS:
-        engine = start_service("engine_svc", ["--ingest-addr", "127.0.0.1:9", "--executor-addr", "127.0.0.1:9"],
+        engine = start_service("engine_svc", ["--ingest-addr", "127.0.0.1:9", "--executor-addr", "127.0.0.1:9",
+                                              f"--tls-cert-file={pki.server_cert}", f"--tls-key-file={pki.server_key}",
+                                              f"--tls-client-ca-file={pki.ca}"],
                                {"POLYARB_CONTROL_TOKEN": token})
         pod = cronjob(two_shards, i)["spec"]["jobTemplate"]["spec"]["template"]
         (container,) = pod["spec"]["containers"]
@@ -209,14 +217,18 @@ def test_every_shard_container_starts_and_each_cronjob_pushes_its_own_shard(two_
                 value = files.secret(value, secret_file_mode(pod, container, value))
                 with open(value, "w") as handle:
                     handle.write(token + "\n")
+            elif name.startswith("--tls-"):  # the shard's Secret: its certificate serves as the client's too
+                value = files.secret(value, secret_file_mode(pod, container, value))
             args.append(f"{name}={value}" if value else name)
         env = {"PATH": "/usr/bin:/bin"}
         done = subprocess.run([sys.executable, "-m", "polyarb.ctl", *args], cwd=ROOT, env=env, capture_output=True,
                               text=True, timeout=60)
         assert done.returncode == 0, done.stderr
-        status = subprocess.run([sys.executable, "-m", "polyarb.ctl", f"--engine-addr={engine.grpc_addr}", "status",
-                                 "engine", "--json"], cwd=ROOT, env={**env, "POLYARB_CONTROL_TOKEN": token},
-                                capture_output=True, text=True, timeout=60)
+        status = subprocess.run([sys.executable, "-m", "polyarb.ctl", f"--engine-addr={engine.grpc_addr}",
+                                 f"--tls-ca-file={pki.ca}", f"--tls-cert-file={pki.client_cert}",
+                                 f"--tls-key-file={pki.client_key}", "status", "engine", "--json"],
+                                cwd=ROOT, env={**env, "POLYARB_CONTROL_TOKEN": token}, capture_output=True, text=True,
+                                timeout=60)
         pushed[i] = json.loads(status.stdout)["engine"]["instances"]
     # the scenario's two groups (its range event's 3 trios, its bucket set) fall one in each shard
     assert pushed == {0: 3, 1: 1}

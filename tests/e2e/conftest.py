@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import pytest
 from google.protobuf import json_format
 
-from polyarb.runtime.auth import insecure_channel
+from polyarb.runtime import auth
+from polyarb.runtime.tls import ClientTLS, load_client_tls
 from polyarb.v1 import engine_pb2, engine_pb2_grpc, executor_pb2, executor_pb2_grpc
 
 TOKEN = "e2e-control-token-5b8f0d3a"
@@ -26,6 +27,7 @@ class Pipeline:
     executor: object
     http: str  # the venue's CLOB REST base URL
     address: str  # the executor's signer address
+    tls: ClientTLS | None = None  # set when the pipeline was started with TLS (pki=...)
 
     def venue_get(self, path: str):
         with urllib.request.urlopen(self.http + path, timeout=5) as response:
@@ -38,7 +40,7 @@ class Pipeline:
             return json.loads(response.read())
 
     def channel(self, service):
-        return insecure_channel(service.grpc_addr, TOKEN)
+        return auth.channel(service.grpc_addr, TOKEN, self.tls)
 
     async def push_structure_and_enable(self) -> engine_pb2.UpdateMarketStructureResponse:
         structure = json_format.ParseDict(self.venue_get("/admin/structure"), engine_pb2.MarketStructure())
@@ -63,7 +65,9 @@ def _entry(service, key: str) -> str:
 @pytest.fixture
 def pipeline_factory(start_service, tmp_path):
     def start(scenario: str = "manual", venue_args: tuple[str, ...] = (), executor_args: tuple[str, ...] = (),
-              ingest_args: tuple[str, ...] = ()):
+              ingest_args: tuple[str, ...] = (), pki=None):
+        """pki (tests/pki.py): ingest, executor and engine serve mutual TLS, the engine's links and the test's
+        own channels present the client certificate."""
         run_dir = tmp_path / f"pipeline-{len(list(tmp_path.glob('pipeline-*')))}"  # one folder per pipeline
         run_dir.mkdir()
         key = run_dir / "key.hex"
@@ -75,20 +79,28 @@ def pipeline_factory(start_service, tmp_path):
                                      "passphrase": os.urandom(8).hex()}))
         creds.chmod(0o600)
         env = {"POLYARB_CONTROL_TOKEN": TOKEN}
+        served: list[str] = []
+        peer: list[str] = []
+        if pki is not None:
+            served = ["--tls-cert-file", str(pki.server_cert), "--tls-key-file", str(pki.server_key),
+                      "--tls-client-ca-file", str(pki.ca)]
+            peer = ["--peer-tls-ca-file", str(pki.ca), "--peer-tls-cert-file", str(pki.client_cert),
+                    "--peer-tls-key-file", str(pki.client_key)]
         venue = start_service("paper_venue", ["--scenario", scenario, "--ws-addr", "127.0.0.1:0",
                                               "--http-addr", "127.0.0.1:0", "--api-creds-file", str(creds),
                                               "--seed", "7", *venue_args], env)
         http = "http://" + _entry(venue, "http_addr")
         ingest = start_service("ingest_svc", ["--ws-url", "ws://" + _entry(venue, "ws_addr") + "/ws/market",
-                                              *ingest_args], env)
+                                              *ingest_args, *served], env)
         executor = start_service("executor_svc", ["--mode", "paper", "--clob-url", http, "--journal",
                                                   str(run_dir / "journal.sqlite"), "--private-key-file", str(key),
-                                                  "--api-creds-file", str(creds), *executor_args], env)
+                                                  "--api-creds-file", str(creds), *executor_args, *served], env)
         engine = start_service("engine_svc", ["--ingest-addr", ingest.grpc_addr, "--executor-addr",
-                                              executor.grpc_addr], env)
+                                              executor.grpc_addr, *served, *peer], env)
         from eth_account import Account
 
         address = Account.from_key(bytes.fromhex(key.read_text())).address
-        return Pipeline(venue, ingest, engine, executor, http, address)
+        client_tls = None if pki is None else load_client_tls(pki.ca, pki.client_cert, pki.client_key)
+        return Pipeline(venue, ingest, engine, executor, http, address, client_tls)
 
     return start

@@ -140,6 +140,8 @@ export interface EngineStatus {
   heldInstances: number;
   /** pUSD the engine sizes sets against: the executor's collateral minus reservations */
   capital: number;
+  /** the links to ingest and the executor use TLS (--peer-tls-*-file) */
+  peerTls: boolean;
 }
 
 export interface EngineStatus_SignalsByStrategyEntry {

@@ -178,7 +178,11 @@ export interface ExecutorStatus {
   balanceSource: BalanceSource;
   balanceAgeS: number;
   /** the CLOB's figure and the pushed one, each with its age */
-  balanceFigures: BalanceFigures | null;
+  balanceFigures:
+    | BalanceFigures
+    | null;
+  /** positions and PnL from this executor's journal (survives restarts) */
+  portfolio: Portfolio | null;
 }
 
 /**
@@ -256,6 +260,57 @@ export interface TradeResult {
   legRisk: boolean;
   /** set on a result learned by reconciliation: the seq of its UNKNOWN result */
   reconcilesSeq: string;
+}
+
+/** One token held, from the journal's fills: net shares and what they cost on average (average-cost method). */
+export interface Position {
+  tokenId: string;
+  /** bought minus sold; negative: sold more than the journal bought (e.g. minted inventory) */
+  shares: number;
+  /** pUSD per share, fees included; for a negative position, the average sale price */
+  avgCost: number;
+  /** shares x avg_cost, pUSD */
+  costBasis: number;
+}
+
+/** What one strategy's results add up to. */
+export interface StrategyPnl {
+  strategy: Strategy;
+  /** results counted; an UNKNOWN one counts only through the result that reconciles it */
+  results: string;
+  /** pUSD spent, fees included (negative: received) */
+  cost: number;
+  /** sum of TradeResult.expected_pnl: what the complete sets pay, minus cost */
+  expectedPnl: number;
+  /** the part already in collateral: sales closing shares the journal bought */
+  realizedPnl: number;
+  /** results that left some legs unfilled */
+  legRiskResults: string;
+}
+
+/** The executor's book from its own journal: what it holds, what is at stake, what it has made. */
+export interface Portfolio {
+  /** the largest by cost (at most 200: status is polled every second), by token id */
+  positions: Position[];
+  /** by strategy */
+  strategies: StrategyPnl[];
+  /** pUSD reserved by open results, the figure ExecutorConfig.max_exposure caps */
+  exposure: number;
+  maxExposure: number;
+  /** pUSD at stake in UNKNOWN results not reconciled yet (their buy legs at the limit) */
+  unknownExposure: number;
+  /** UNKNOWN results not reconciled yet */
+  unknownResults: number;
+  /** all strategies */
+  expectedPnl: number;
+  /** all strategies */
+  realizedPnl: number;
+  /** the last journal seq counted */
+  throughSeq: string;
+  /** results journaled in another mode (e.g. paper in a live journal): not counted */
+  otherModeResults: string;
+  /** every position held; `positions` shows the largest of them */
+  positionsTotal: number;
 }
 
 export const POLYARB_V1_PACKAGE_NAME = "polyarb.v1";
