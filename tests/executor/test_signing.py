@@ -381,3 +381,27 @@ def test_sign_refuses_an_order_for_another_signer(signature_type):
 def test_sign_accepts_lower_case_own_address():
     signed = OrderSigner(HARDHAT_KEY).sign(vector_order(signer=HARDHAT_ADDRESS.lower()), neg_risk=False)
     assert signed.signature.startswith("0x") and len(signed.signature) == 132
+
+
+@given(st.binary(max_size=600))
+def test_the_raw_keccak_is_pycryptodome_s_keccak_256(data):
+    from executor_svc.signing import _keccak256_object, keccak256
+    assert keccak256(data) == _keccak256_object(data)
+
+
+def test_the_raw_keccak_has_one_state_per_thread():
+    import threading
+
+    from executor_svc.signing import _keccak256_object, keccak256
+
+    found: list[bool] = []
+
+    def hash_many(seed: int) -> None:
+        found.extend(keccak256(bytes([seed]) * n) == _keccak256_object(bytes([seed]) * n) for n in range(300))
+
+    threads = [threading.Thread(target=hash_many, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert found == [True] * 1200
