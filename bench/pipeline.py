@@ -6,7 +6,9 @@
 The market source relays the venue's own tokens (so injected arbitrages trade against the venue's
 books) and adds synthetic markets at exact offered rates (ids: bench.market_source.synthetic_markets).
 A tap (bench.clob_tap) sits between the executor and the venue's CLOB REST to stamp when each
-POST /orders arrives.
+POST /orders arrives. For the same-run comparison the peer bot (bench.peer_bot) joins:
+
+    paper_venue ◄─ws─ peer_bot ─HTTP─► peer_tap ─► paper_venue
 
 Start-up mirrors polyarb/run.py: paper key and credentials, structure and balance from the venue's
 admin endpoints, trading enabled. No control token (the services warn and run open).
@@ -102,6 +104,35 @@ class Pipeline:
                                         "--executor-addr", executor.serving["grpc_addr"]], logs)
         engine.wait_serving(START_TIMEOUT_S)
 
+    async def start_peer(self) -> dict:
+        """The peer bot (bench.peer_bot) on the venue's own market WebSocket, posting through a tap of
+        its own (the same code as the executor's, so "bytes at the venue" is stamped at the same point):
+        a key of its own, credentials registered at the venue, the executor's starting collateral."""
+        ws_addr = self.procs["paper_venue"].serving["ws_addr"]
+        key, creds = self._paper_secrets("peer")
+        structure = self.run_dir / "peer-structure.json"
+        structure.write_text(json.dumps(self.venue_structure or await self.venue("/admin/structure")))
+        await self.venue("/admin/api-keys", json.loads(creds.read_text()))
+        tap = self._spawn_tool("peer_tap", ["-m", "bench.clob_tap", "--upstream", self.venue_http[len("http://"):]],
+                               self.run_dir)
+        peer = await asyncio.to_thread(self._spawn_tool, "peer_bot", [
+            "-m", "bench.peer_bot", "--ws-url", f"ws://{ws_addr}/ws/market", "--clob-url",
+            f"http://{tap.serving['addr']}", "--structure", str(structure), "--key-file", str(key),
+            "--creds-file", str(creds)], self.run_dir)
+        starting = await self.venue("/admin/starting-balance")
+        await self.venue("/admin/balance", {"address": peer.serving["address"],
+                                            "collateral": starting.get("collateral", 0)})
+        return peer.serving
+
+    def stop_peer(self) -> None:
+        procs = [self.procs.pop(name) for name in ("peer_bot", "peer_tap") if name in self.procs]
+        for proc in procs:
+            if proc.alive():
+                with contextlib.suppress(OSError, ValueError, RuntimeError):
+                    proc.popen.stdin.write(b'{"cmd": "stop"}\n')
+                    proc.popen.stdin.flush()
+        stop_all(procs)
+
     def _spawn(self, name: str, argv: list[str], logs: pathlib.Path) -> Proc:
         proc = spawn(name, argv, logs)
         self.procs[name] = proc
@@ -117,8 +148,8 @@ class Pipeline:
         proc.serving = first
         return proc
 
-    def _paper_secrets(self) -> tuple[pathlib.Path, pathlib.Path]:
-        key, creds = self.run_dir / "paper-key.hex", self.run_dir / "paper-creds.json"
+    def _paper_secrets(self, prefix: str = "paper") -> tuple[pathlib.Path, pathlib.Path]:
+        key, creds = self.run_dir / f"{prefix}-key.hex", self.run_dir / f"{prefix}-creds.json"
         key.write_text(os.urandom(32).hex())
         creds.write_text(json.dumps({"apiKey": str(uuid.uuid4()), "passphrase": os.urandom(16).hex(),
                                      "secret": base64.urlsafe_b64encode(os.urandom(32)).decode()}))
@@ -135,6 +166,7 @@ class Pipeline:
             self._http = None
 
     def stop(self) -> None:
+        self.stop_peer()
         for tool in ("market_source", "clob_tap"):
             if tool in self.procs and self.procs[tool].alive():
                 with contextlib.suppress(OSError, ValueError, RuntimeError):
