@@ -51,6 +51,10 @@ def _steps(macro: dict) -> list[dict]:
     return steps
 
 
+def _get_p50(peer: dict, who: str) -> float | None:
+    return ((peer.get(who) or {}).get("ws_to_post_at_venue") or {}).get("p50")
+
+
 def notes(results: dict) -> list[str]:
     """Where the time goes, read off this run's figures (no hand-typed numbers)."""
     out = []
@@ -100,11 +104,22 @@ def notes(results: dict) -> list[str]:
                       f"conflation first at {first:,.0f} offered updates/s")
         out.append(f"Frames of {shape['updates_per_frame']} updates: best sustained "
                    f"{'none' if best is None else f'{best:,.0f}'} updates/s evaluated by the engine; {conflation}.")
+    peer = macro.get("peer", {})
+    mine, theirs = _get_p50(peer, "polyarb"), _get_p50(peer, "peer")
+    if mine and theirs:
+        out.append(f"Same run, a few trio arbitrages per second, no other load: WS frame → POST /orders bytes at the "
+                   f"venue p50 {mine / 1000:.2f} ms for polyarb against {theirs / 1000:.2f} ms for the one-process "
+                   f"peer bot (websockets + json + py-clob-client-v2): the peer takes {theirs / mine:.2f}x polyarb's "
+                   "time (target >= 3x).")
     others = results.get("load", {}).get("others_cores_mean")
     if others is not None:
         out.append(f"Other processes on this shared 2-core machine used {others:.2f} cores on average during the "
                    f"macro steps: every macro figure carries that noise.")
     return out
+
+
+def _loadavg_now() -> str:
+    return "/".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def main() -> int:
@@ -141,6 +156,9 @@ def main() -> int:
     results["duration_s"] = time.monotonic() - started
     results["targets"] = report.targets(results)
     results["service_split"] = report.service_split(results)
+    soak_path, soak = report.latest_soak()
+    results["soak"] = report.soak_source(soak_path, soak)
+    results["headline"] = report.headline(results, soak)
     results["notes"] = notes(results)
     results["errors"] = errors
     report.write_json(out_dir / "latest.json", results)
@@ -152,6 +170,10 @@ def main() -> int:
         traceback.print_exc()
         pngs = []
     print("\n".join(report.targets_table(results)))
+    print("\nPer stage (the same-run comparison with the peer bot, and polyarb at 1K frames/s):")
+    print("\n".join(report.stage_lines(results)))
+    print(f"\nHeadline (issue 15), load average now {_loadavg_now()}:")
+    print("\n".join(report.headline_table(results)))
     print(f"wrote {out_dir / 'latest.json'}, {out_dir / 'latest.md'}, " + ", ".join(p.name for p in pngs)
           + f" in {time.monotonic() - started:.0f} s")
     if errors:
