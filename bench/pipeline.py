@@ -115,7 +115,9 @@ class Pipeline:
         await self.venue("/admin/api-keys", json.loads(creds.read_text()))
         tap = self._spawn_tool("peer_tap", ["-m", "bench.clob_tap", "--upstream", self.venue_http[len("http://"):]],
                                self.run_dir)
-        peer = await asyncio.to_thread(self._spawn_tool, "peer_bot", [
+        # Spawned from this thread, not a worker's: PR_SET_PDEATHSIG follows the thread that forked the
+        # child, and a worker thread that ends takes the peer with it. Its start-up (~1 s) blocks the loop.
+        peer = self._spawn_tool("peer_bot", [
             "-m", "bench.peer_bot", "--ws-url", f"ws://{ws_addr}/ws/market", "--clob-url",
             f"http://{tap.serving['addr']}", "--structure", str(structure), "--key-file", str(key),
             "--creds-file", str(creds)], self.run_dir)
@@ -142,9 +144,14 @@ class Pipeline:
         """A bench tool controlled by JSON lines on stdin/stdout; its first line says where it serves."""
         proc = spawn(name, argv, logs, stdin=subprocess.PIPE, stdout_pipe=True)
         self.procs[name] = proc
-        first = json.loads(proc.popen.stdout.readline() or b"{}")
+        line = proc.popen.stdout.readline()
+        try:
+            first = json.loads(line or b"{}")
+        except ValueError:
+            first = {}
         if first.get("msg") != "serving":
-            raise RuntimeError(f"{name} did not start:\n{proc.log_tail()}")
+            raise RuntimeError(f"{name} did not start (exit {proc.popen.poll()}, first line {line[:200]!r}):\n"
+                               f"{proc.log_tail()}")
         proc.serving = first
         return proc
 
