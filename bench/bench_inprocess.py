@@ -11,9 +11,10 @@ The same pure modules the services run, called back to back, per arbitrage frame
 
 Each timed frame drops one trio's lower-YES ask from 0.50 to 0.40 (legs then sum to 1.90: a signal);
 an untimed frame puts it back, the reservation is released, the in-flight mark cleared and what the
-signal took given back (nothing was posted), so every timed frame signals. 1,000 tokens are loaded (167 trios). The garbage collector stays enabled, as in
-the services. The difference between these figures and the pipeline's is what the service split
-(three processes, two gRPC hops, the event loops) costs.
+signal took given back (nothing was posted), so every timed frame signals. 1,000 tokens are loaded
+(167 trios). The garbage collector stays enabled, as in the services. The difference between these
+figures and the pipeline's is what the service split (three processes, two gRPC hops, the event
+loops) costs.
 
 ``run(quick)`` returns {"stages": {...}, "socket_to_signal": ..., "socket_to_post": ..., "profile": [...]}.
 """

@@ -392,7 +392,7 @@ class MacroRun:
     async def compare_peer(self) -> dict:
         """The same-run comparison with the peer bot (module docstring: alternating blocks)."""
         plan, pipeline, trades = self.plan, self.pipeline, self.trades
-        serving = await pipeline.start_peer()
+        serving = await pipeline.fund_peer()
         trios = [t["id"] for t in pipeline.venue_structure.get("trios", [])]
         injected = {"polyarb": 0, "peer": 0, "refused": 0}
         executor = pipeline.executor()
@@ -514,7 +514,7 @@ async def _phases(macro: MacroRun) -> None:
 
 
 async def _run(plan: Plan, run_dir: pathlib.Path) -> dict:
-    pipeline = Pipeline(run_dir)
+    pipeline = Pipeline(run_dir, with_peer=plan.peer_blocks > 0)
     macro = MacroRun(plan, pipeline)
     macro.results.update(scaling={}, latency={}, throughput={})
     try:

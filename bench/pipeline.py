@@ -8,7 +8,7 @@ books) and adds synthetic markets at exact offered rates (ids: bench.market_sour
 A tap (bench.clob_tap) sits between the executor and the venue's CLOB REST to stamp when each
 POST /orders arrives. For the same-run comparison the peer bot (bench.peer_bot) joins:
 
-    paper_venue ◄─ws─ peer_bot ─HTTP─► peer_tap ─► paper_venue
+    paper_venue ◄─ws─ peer_bot ─HTTP─► peer_tap ─► paper_venue     (Pipeline(with_peer=True))
 
 Start-up mirrors polyarb/run.py: paper key and credentials, structure and balance from the venue's
 admin endpoints, trading enabled. No control token (the services warn and run open).
@@ -24,6 +24,7 @@ import os
 import pathlib
 import subprocess
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 
@@ -70,6 +71,7 @@ def parse_metrics(text: str) -> dict[str, float]:
 @dataclass
 class Pipeline:
     run_dir: pathlib.Path
+    with_peer: bool = False  # also start the peer bot and its tap (bench.peer_bot), for bench_macro's "peer"
     procs: dict[str, Proc] = field(default_factory=dict)
     venue_http: str = ""
     structure_version: int = 0
@@ -83,12 +85,21 @@ class Pipeline:
     def start(self) -> None:
         """Venue, then source, ingest and executor together, then engine; each until it serves."""
         key, creds = self._paper_secrets()
+        venue_creds = creds
+        if self.with_peer:  # the venue accepts both keys (a creds file may hold an array)
+            _, peer_creds = self._paper_secrets("peer")
+            venue_creds = self.run_dir / "venue-creds.json"
+            venue_creds.write_text(json.dumps([json.loads(creds.read_text()), json.loads(peer_creds.read_text())]))
+            venue_creds.chmod(0o600)
         logs = self.run_dir
         venue = self._spawn("paper_venue", ["-m", "paper_venue", *_ports(), "--ws-addr", "127.0.0.1:0",
                                              "--http-addr", "127.0.0.1:0", "--scenario", "manual", "--seed", "7",
-                                             "--starting-balance", "1000000", "--api-creds-file", str(creds)], logs)
+                                             "--starting-balance", "1000000", "--api-creds-file", str(venue_creds)],
+                            logs)
         served = venue.wait_serving(START_TIMEOUT_S)
         self.venue_http = "http://" + served["http_addr"]
+        if self.with_peer:
+            self._start_peer(served)
         source = self._spawn_tool("market_source", ["-m", "bench.market_source", "--upstream",
                                                     f"ws://{served['ws_addr']}/ws/market"], logs)
         tap = self._spawn_tool("clob_tap", ["-m", "bench.clob_tap", "--upstream", served["http_addr"]], logs)
@@ -104,27 +115,27 @@ class Pipeline:
                                         "--executor-addr", executor.serving["grpc_addr"]], logs)
         engine.wait_serving(START_TIMEOUT_S)
 
-    async def start_peer(self) -> dict:
+    def _start_peer(self, venue: dict) -> None:
         """The peer bot (bench.peer_bot) on the venue's own market WebSocket, posting through a tap of
-        its own (the same code as the executor's, so "bytes at the venue" is stamped at the same point):
-        a key of its own, credentials registered at the venue, the executor's starting collateral."""
-        ws_addr = self.procs["paper_venue"].serving["ws_addr"]
-        key, creds = self._paper_secrets("peer")
-        structure = self.run_dir / "peer-structure.json"
-        structure.write_text(json.dumps(self.venue_structure or await self.venue("/admin/structure")))
-        await self.venue("/admin/api-keys", json.loads(creds.read_text()))
-        tap = self._spawn_tool("peer_tap", ["-m", "bench.clob_tap", "--upstream", self.venue_http[len("http://"):]],
-                               self.run_dir)
-        # Spawned from this thread, not a worker's: PR_SET_PDEATHSIG follows the thread that forked the
-        # child, and a worker thread that ends takes the peer with it. Its start-up (~1 s) blocks the loop.
-        peer = self._spawn_tool("peer_bot", [
-            "-m", "bench.peer_bot", "--ws-url", f"ws://{ws_addr}/ws/market", "--clob-url",
+        its own (the same code as the executor's, so "bytes at the venue" is stamped at the same point).
+        Started with the others, before any gRPC channel exists in this process: a fork once gRPC's
+        threads run can crash the child in PR_SET_PDEATHSIG's preexec_fn (seen: SIGSEGV)."""
+        with urllib.request.urlopen(f"http://{venue['http_addr']}/admin/structure", timeout=10) as answer:
+            structure = self.run_dir / "peer-structure.json"
+            structure.write_bytes(answer.read())
+        tap = self._spawn_tool("peer_tap", ["-m", "bench.clob_tap", "--upstream", venue["http_addr"]], self.run_dir)
+        key, creds = self.run_dir / "peer-key.hex", self.run_dir / "peer-creds.json"
+        self._spawn_tool("peer_bot", [
+            "-m", "bench.peer_bot", "--ws-url", f"ws://{venue['ws_addr']}/ws/market", "--clob-url",
             f"http://{tap.serving['addr']}", "--structure", str(structure), "--key-file", str(key),
             "--creds-file", str(creds)], self.run_dir)
+
+    async def fund_peer(self) -> dict:
+        """The peer's paper account gets the executor's starting collateral; its "serving" line."""
+        serving = self.procs["peer_bot"].serving
         starting = await self.venue("/admin/starting-balance")
-        await self.venue("/admin/balance", {"address": peer.serving["address"],
-                                            "collateral": starting.get("collateral", 0)})
-        return peer.serving
+        await self.venue("/admin/balance", {"address": serving["address"], "collateral": starting.get("collateral", 0)})
+        return serving
 
     def stop_peer(self) -> None:
         procs = [self.procs.pop(name) for name in ("peer_bot", "peer_tap") if name in self.procs]
