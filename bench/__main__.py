@@ -2,7 +2,9 @@
 
 Micro benchmarks (one process, many iterations): parse + apply, evaluation, signing. The in-process
 baseline: the whole hot path from the same pure modules without gRPC. Macro benchmarks: the paper
-pipeline as real processes (bench.bench_macro). ``--quick`` is a subset that fits in 60 seconds.
+pipeline as real processes (bench.bench_macro), including the same-run comparison with the peer bot
+(bench.peer_bot). ``--quick`` is a subset that fits in 60 seconds. latest.json carries issue 15's
+``headline`` (report.headline); the per-stage table and the headline are printed at the end.
 
 The machine (CPU, cores, Python, load average, date, git commit) is recorded with the figures: this
 machine is shared, so the other processes' CPU use during each macro step is recorded too.
@@ -146,6 +148,7 @@ def main() -> int:
         t0 = time.perf_counter()
         macro = results["macro"] = bench_macro.run(quick=args.quick)
         results["_raw_latency"] = {rate: step.pop("_raw", {}) for rate, step in macro.get("latency", {}).items()}
+        results["_raw_peer"] = macro.get("peer", {}).pop("_raw", {})
         if macro.get("error"):
             errors.append("macro: " + macro["error"].strip().splitlines()[-1])
             print(macro["error"], file=sys.stderr)

@@ -490,7 +490,8 @@ def readme_section(results: dict) -> str:
              _wrap(f"`make bench` ({minutes:.1f} minutes here) runs every benchmark and writes "
                    "`bench/results/latest.json` "
              "(every figure with unit, p50/p99/p99.9 and n, the machine and its load), `latest.md` (all tables) and "
-             "PNG plots (latency CDF per stage, throughput vs offered load, RSS vs tokens; not committed); "
+             "PNG plots (latency CDF per stage, peer bot vs polyarb, throughput vs offered load, RSS vs tokens; "
+             "not committed); "
              "`make bench-quick` is a subset that fits in 60 seconds. Micro benchmarks time the pure modules in one "
              "process; macro ones run the real processes over loopback: a load source in front of ingest "
              "(`bench/market_source.py`) offers exact `price_change` rates and relays the paper venue, arbitrages "
@@ -596,6 +597,22 @@ def plots(results: dict, out_dir: pathlib.Path) -> list[pathlib.Path]:
         fig.suptitle("Latency CDF per stage (TradeResult traces; probe: StreamTopOfBook consumer)")
         fig.tight_layout()
         written.append(_save(fig, out_dir / "latency_cdf.png", plt))
+    peer_raw = results.get("_raw_peer", {})
+    if peer_raw.get("peer") or peer_raw.get("polyarb"):
+        fig, ax = plt.subplots(figsize=(7, 5))
+        for label, stamps in (("polyarb (3 services)", peer_raw.get("polyarb", [])),
+                              ("peer bot (one process)", peer_raw.get("peer", []))):
+            values = sorted((s["venue"] - s["ws_recv_ns"]) / 1e6 for s in stamps if s.get("venue"))
+            if values:
+                ax.plot(values, [(i + 1) / len(values) for i in range(len(values))], label=f"{label}, n={len(values)}")
+        ax.set_xscale("log")
+        ax.set_xlabel("WS frame → POST /orders bytes at the venue, ms")
+        ax.set_ylabel("cumulative fraction")
+        ax.set_title("Same run, same venue, same injected trios")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        written.append(_save(fig, out_dir / "peer_vs_polyarb.png", plt))
     throughput = macro.get("throughput", {})
     if throughput:
         fig, ax = plt.subplots(figsize=(7, 5))
