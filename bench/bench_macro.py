@@ -27,10 +27,12 @@ until ingest has read what the step left in its sockets (``settle``), so no step
   same venue the whole time and see the same frames; the *trading* alternates in blocks of
   ``peer_block_s`` (polyarb, peer, peer, polyarb, ...), trios injected every ``peer_inject_every_s``
   in the same rotation: in polyarb's blocks the peer is disarmed (it reads and evaluates every frame
-  but never signs or posts), in the peer's blocks the executor's trading is disabled (ingest and the
-  engine still see the frame, the executor denies). Alternating rather than both trading at once:
-  on 2 cores the second bot's signing and the venue's matching of the first bot's batch would sit
-  on the other's critical path, and each injected arbitrage could be taken only once.
+  but never signs or posts), in the peer's blocks the engine's trio strategy is switched off
+  (UpdateConfig; ingest and the engine still read and evaluate every frame, nothing is signalled).
+  Alternating rather than both trading at once: on 2 cores the second bot's signing and the venue's
+  matching of the first bot's batch would sit on the other's critical path, and each injected
+  arbitrage could be taken only once. Each bot's time starts when *it* has the frame: polyarb's
+  ingest reads the venue through bench.market_source's relay (verbatim bytes), the peer directly.
 
 Every run is bounded (``deadline_s``); the processes are stopped in a ``finally``.
 """
@@ -49,7 +51,7 @@ from dataclasses import dataclass, field
 from bench.pipeline import Pipeline
 from bench.processes import CpuWindow, rss_mb
 from bench.stats import ratio, summarize
-from polyarb.v1 import executor_pb2, ingest_pb2
+from polyarb.v1 import engine_pb2, executor_pb2, ingest_pb2
 
 RATES = (1000, 5000, 10000)
 PROBE_EVERY = 20  # the probe follows 1 synthetic market in 20
@@ -395,11 +397,13 @@ class MacroRun:
         serving = await pipeline.fund_peer()
         trios = [t["id"] for t in pipeline.venue_structure.get("trios", [])]
         injected = {"polyarb": 0, "peer": 0, "refused": 0}
-        executor = pipeline.executor()
+        engine = pipeline.engine()
+        config = engine_pb2.EngineConfig()
+        config.CopyFrom((await engine.GetStatus(engine_pb2.GetEngineStatusRequest(), timeout=10)).config)
 
         async def arm(who: str) -> None:
-            await executor.SetTradingEnabled(executor_pb2.SetTradingEnabledRequest(
-                enabled=who == "polyarb", reason=f"make bench: {who}'s block"), timeout=10)
+            config.trio = who == "polyarb"
+            await engine.UpdateConfig(config, timeout=10)
             await asyncio.to_thread(pipeline.command, "peer_bot", {"cmd": "arm", "armed": who == "peer"})
 
         pipeline.post_arrivals()  # forget earlier posts
@@ -423,8 +427,8 @@ class MacroRun:
                     await asyncio.sleep(0.5)  # the last batch answered before the other bot's turn
         finally:
             with contextlib.suppress(Exception):
-                await executor.SetTradingEnabled(executor_pb2.SetTradingEnabledRequest(
-                    enabled=True, reason="make bench"), timeout=10)
+                config.trio = True
+                await engine.UpdateConfig(config, timeout=10)
             peer_trades = await asyncio.to_thread(pipeline.command, "peer_bot", {"cmd": "trades"})
             peer_arrivals = (await asyncio.to_thread(pipeline.command, "peer_tap", {"cmd": "posts"}))["arrivals_ns"]
             await asyncio.to_thread(pipeline.stop_peer)
