@@ -212,6 +212,8 @@ def trace_summary(stamps: list[dict[str, int]]) -> dict:
 
 
 PEER_STAGES = (  # the peer bot's own trace; "venue" is its tap's arrival time
+    ("parse_evaluate", "ws_recv_ns", "evaluated_ns"),
+    ("sign_3_orders", "evaluated_ns", "signed_ns"),  # py-clob-client-v2 create_order x 3
     ("parse_evaluate_sign", "ws_recv_ns", "signed_ns"),
     ("signed_to_posted", "signed_ns", "posted_ns"),
     ("post_to_venue", "posted_ns", "venue"),
@@ -237,7 +239,7 @@ def match_arrivals(records: list[dict[str, int]], arrivals_ns: list[int]) -> lis
 def peer_summary(stamps: list[dict[str, int]]) -> dict:
     out = {}
     for name, start, end in PEER_STAGES:
-        out[name] = summarize((s[end] - s[start] for s in stamps if s[end]), "us", 1e-3)
+        out[name] = summarize((s[end] - s[start] for s in stamps if s.get(end) and s.get(start)), "us", 1e-3)
     for name, end in PEER_TOTALS:
         out[name] = summarize((s[end] - s["ws_recv_ns"] for s in stamps if s[end]), "us", 1e-3)
     return out

@@ -9,7 +9,8 @@ size and neg-risk passed in so nothing is fetched on the hot path) and send them
 ``post_orders`` batch (FOK). Nothing here is tuned: it is the baseline, written the obvious way.
 
 It keeps its own trace per batch (``time.time_ns()``): ``ws_recv_ns`` when the frame's text is in
-hand, ``signed_ns`` after the third order is signed, ``posted_ns`` just before ``post_orders`` (which
+hand, ``evaluated_ns`` when the frame is parsed, applied and the trio found, ``signed_ns`` after the
+third order is built and signed, ``posted_ns`` just before ``post_orders`` (which
 then serialises the body, computes the L2 headers and writes with httpx), ``response_ns`` after the
 answer. The harness points ``--clob-url`` at its own bench.clob_tap, so "POST /orders bytes at the
 venue" is stamped at the same point, by the same code, as polyarb's.
@@ -123,9 +124,12 @@ class PeerBot:
         self.frames = 0
 
     def warm_up(self) -> None:
-        """What any bot does once at start: pcc2 caches the CLOB version (GET /version) on its first order."""
+        """What any bot does once at start: pcc2 caches the CLOB version (GET /version) on its first order
+        and each token's minimum tick (GET /tick-size, checked by every create_order) on first use."""
         from py_clob_client_v2.clob_types import OrderArgsV2, PartialCreateOrderOptions
 
+        for token in self.asks:
+            self.client.get_tick_size(token)
         trio = self.trios[0]
         self.client.create_order(OrderArgsV2(token_id=trio["tokens"][0], price=0.5, size=5.0, side="BUY"),
                                  PartialCreateOrderOptions(tick_size=trio["tick_size"][0],
@@ -155,9 +159,9 @@ class PeerBot:
             if book == last_book or now - last_s < self.cooldown_s:
                 continue
             self.traded[trio["id"]] = (now, book)
-            self.trade(trio, *found, recv_ns)
+            self.trade(trio, *found, recv_ns, time.time_ns())
 
-    def trade(self, trio: dict, prices: list[float], shares: float, recv_ns: int) -> None:
+    def trade(self, trio: dict, prices: list[float], shares: float, recv_ns: int, evaluated_ns: int) -> None:
         from py_clob_client_v2.clob_types import OrderArgsV2, OrderType, PartialCreateOrderOptions, PostOrdersV2Args
 
         orders = [self.client.create_order(OrderArgsV2(token_id=token, price=price, size=shares, side="BUY"),
@@ -173,7 +177,8 @@ class PeerBot:
             answer, error = None, repr(exc)[:200]
         response_ns = time.time_ns()
         filled = sum(1 for a in answer or () if isinstance(a, dict) and a.get("success"))
-        self.trades.append({"trio": trio["id"], "ws_recv_ns": recv_ns, "signed_ns": signed_ns,
+        self.trades.append({"trio": trio["id"], "ws_recv_ns": recv_ns, "evaluated_ns": evaluated_ns,
+                            "signed_ns": signed_ns,
                             "posted_ns": posted_ns, "response_ns": response_ns, "legs_ok": filled,
                             "error": error})
 

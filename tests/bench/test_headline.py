@@ -98,7 +98,8 @@ def test_headline_table_and_stages_render_beside_the_targets():
 
 
 def test_peer_trades_are_matched_to_their_tap_arrivals():
-    records = [{"ws_recv_ns": 1_000, "signed_ns": 3_000, "posted_ns": 3_100, "response_ns": 9_000},
+    records = [{"ws_recv_ns": 1_000, "evaluated_ns": 1_500, "signed_ns": 3_000, "posted_ns": 3_100,
+                "response_ns": 9_000},
                {"ws_recv_ns": 20_000, "signed_ns": 22_000, "posted_ns": 22_100, "response_ns": 30_000},
                {"ws_recv_ns": 40_000, "signed_ns": 41_000, "posted_ns": 0, "response_ns": 0}]  # never posted
     stamps = match_arrivals(records, [25_000, 4_100, 99_000])
@@ -106,6 +107,7 @@ def test_peer_trades_are_matched_to_their_tap_arrivals():
     summary = peer_summary(stamps)
     assert summary["ws_to_post_at_venue"]["p50"] == 3.1 and summary["ws_to_post_at_venue"]["n"] == 2
     assert summary["parse_evaluate_sign"]["max"] == 2.0
+    assert summary["sign_3_orders"]["n"] == 1 and summary["sign_3_orders"]["p50"] == 1.5  # one record has it
     assert match_arrivals(records[:1], [10_000])[0]["venue"] == 0  # after the response: not this post
     assert comparison({"ws_to_post_at_venue": _dist(3.0, 9.0)}, {"ws_to_post_at_venue": _dist(1.0, 3.0)}) == {
         "p50": 3.0, "p99": 3.0}
