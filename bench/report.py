@@ -282,8 +282,9 @@ def stage_lines(results: dict) -> list[str]:
     lines = ["| stage (µs p50 / p99 / n) | polyarb, peer run | peer bot, peer run | polyarb at 1K frames/s |",
              "|---|---|---|---|"]
     for label, name, peer_name in rows:
-        lines.append(f"| {label} | {cell(peer.get('polyarb', {}), name)} | {cell(peer.get('peer', {}), peer_name)} "
-                     f"| {cell(at_1k, name)} |")
+        cells = (cell(peer.get("polyarb", {}), name), cell(peer.get("peer", {}), peer_name), cell(at_1k, name))
+        if any(c not in ("", "—") for c in cells) or not (peer or at_1k):  # a stage this run did not trace: left out
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 
 
