@@ -27,7 +27,7 @@ def synthetic_results() -> dict:
         "micro": {"signing": {"sign_order.ours": _dist(40.0), "sign_order.pcc2": _dist(400.0)}},
         "inprocess": {"socket_to_post": _dist(100.0), "socket_to_signal": _dist(20.0)},
         "macro": {
-            "peer": {"peer": {"ws_to_post_at_venue": _dist(3000.0)},
+            "peer": {"peer": {"ws_to_post_at_venue": _dist(3000.0), "sign_3_orders": _dist(2500.0)},
                      "polyarb": {"ws_to_post_at_venue": _dist(1000.0)}, "ratio": {"p50": 3.0, "p99": 2.5}},
             "latency": {"1000": {"trace": {"ws_to_signal_executor": _dist(500.0, 2500.0),
                                            "ws_to_post_at_venue": _dist(1100.0)}}},
@@ -91,7 +91,8 @@ def test_headline_table_and_stages_render_beside_the_targets():
     assert "| `sign_order_us_p50_ours` | 40.00 | ≥ 10x faster than py-clob-client-v2 | yes |" in table
     stages = "\n".join(report.stage_lines(results))
     assert "| total: ws_to_post_at_venue | 1,000 / 2,000 / 10 | 3,000 / 6,000 / 10 | 1,100 / 2,200 / 10 |" in stages
-    assert "parse_evaluate_sign (peer)" in stages
+    assert "| sign_3_orders (peer) |  | 2,500 / 5,000 / 10 |  |" in stages
+    assert "parse_evaluate (peer)" not in stages  # not traced in this run: no row of dashes
     assert "not measured" in "\n".join(report.headline_table({"headline": report.headline({})}))
     text = report.render_markdown({"headline": results["headline"], "macro": {"peer": results["macro"]["peer"]}})
     assert "## Headline (issue 15)" in text and "## Per stage" in text
