@@ -550,3 +550,58 @@ async def _run(plan: Plan, run_dir: pathlib.Path) -> dict:
 def run(quick: bool = False, run_dir: pathlib.Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="polyarb-bench-") as tmp:
         return asyncio.run(_run(QUICK if quick else FULL, run_dir or pathlib.Path(tmp)))
+
+
+async def _run_peer_only(plan: Plan, run_dir: pathlib.Path, tokens: int) -> dict:
+    """Only the same-run comparison with the peer bot: the pipeline at `tokens` synthetic tokens, no load."""
+    pipeline = Pipeline(run_dir, with_peer=True)
+    macro = MacroRun(plan, pipeline)
+    try:
+        pipeline.start()
+        await pipeline.enable_trading()
+        macro.trades = TradeFeed(pipeline)
+        await macro.trades.start()
+        await pipeline.push_structure(tokens)
+        await macro.settle()
+        return await macro.compare_peer()
+    finally:
+        if macro.trades is not None:
+            with contextlib.suppress(Exception):
+                await macro.trades.stop()
+        await pipeline.close()
+        await asyncio.to_thread(pipeline.stop)
+
+
+def main() -> None:
+    """``python -m bench.bench_macro --peer-only``: the peer comparison alone (about 15 s per block pair
+    plus start-up), for A/B runs while the hot path changes; ``make bench`` runs it with everything else."""
+    import argparse
+    import os
+
+    from bench import report
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("--peer-only", action="store_true", required=True)
+    parser.add_argument("--blocks", type=int, default=FULL.peer_blocks, help="blocks per bot")
+    parser.add_argument("--block-s", type=float, default=FULL.peer_block_s)
+    parser.add_argument("--tokens", type=int, default=1000, help="synthetic tokens subscribed besides the venue's")
+    parser.add_argument("--out", default=None, help="also write the result as JSON here")
+    args = parser.parse_args()
+    plan = Plan(scaling_tokens=(), scaling_s=0.0, latency_tokens=args.tokens, latency_s=0.0, inject_every_s=0.1,
+                ramp={}, ramp_s=0.0, settle_max_s=15.0, deadline_s=600.0, peer_blocks=args.blocks,
+                peer_block_s=args.block_s)
+    load = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="polyarb-peer-") as tmp:
+        result = asyncio.run(_run_peer_only(plan, pathlib.Path(tmp), args.tokens))
+    print("\n".join(report.stage_lines({"macro": {"peer": result}})))
+    rates = result["ratio"]
+    print(f"peer / polyarb, WS frame → POST bytes at the venue: p50 {rates['p50'] or 0:.2f}x, "
+          f"p99 {rates['p99'] or 0:.2f}x (target >= 3x); trades {result['trades']['injected']}; load average {load[0]:.2f} → "
+          f"{os.getloadavg()[0]:.2f}")
+    if args.out:
+        report.write_json(pathlib.Path(args.out), {"load": {"start": list(load), "end": list(os.getloadavg())},
+                                                   "peer": result})
+
+
+if __name__ == "__main__":
+    main()
