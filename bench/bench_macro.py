@@ -596,8 +596,8 @@ def main() -> None:
     print("\n".join(report.stage_lines({"macro": {"peer": result}})))
     rates = result["ratio"]
     print(f"peer / polyarb, WS frame → POST bytes at the venue: p50 {rates['p50'] or 0:.2f}x, "
-          f"p99 {rates['p99'] or 0:.2f}x (target >= 3x); trades {result['trades']['injected']}; load average {load[0]:.2f} → "
-          f"{os.getloadavg()[0]:.2f}")
+          f"p99 {rates['p99'] or 0:.2f}x (target >= 3x); trades {result['trades']['injected']}; "
+          f"load average {load[0]:.2f} → {os.getloadavg()[0]:.2f}")
     if args.out:
         report.write_json(pathlib.Path(args.out), {"load": {"start": list(load), "end": list(os.getloadavg())},
                                                    "peer": result})
