@@ -511,7 +511,8 @@ def readme_section(results: dict) -> str:
                                 "(websockets + json + py-clob-client-v2); it and polyarb trade the same injected trio "
                                 "arbitrages against the same venue in one run, in alternating blocks (both "
                                 "subscribed throughout; why: the `peer` phase in `bench/bench_macro.py`), each POST "
-                                "stamped by its own `bench/clob_tap.py`. Per stage:"), ""]
+                                "stamped by its own `bench/clob_tap.py`; `python -m bench.bench_macro --peer-only` "
+                                "runs this comparison alone (about a minute). Per stage:"), ""]
             lines += stage_lines(results)
     lines += ["", "Against the targets (issue 10 and the seed documents):", ""]
     lines += targets_table(results)
