@@ -21,6 +21,19 @@ until ingest has read what the step left in its sockets (``settle``), so no step
   rate is the highest step with no conflation, nothing skipped by the source and ≥ 95 % of the offered
   updates evaluated during the step.
 
+- ``peer`` (1,000 tokens, no synthetic load): the same-run comparison of issue 15 with the peer bot
+  (bench.peer_bot: websockets + json + py-clob-client-v2 in one process), WS frame → POST /orders
+  bytes at the venue, p50/p99 for each and their ratio (peer / polyarb). Both are subscribed to the
+  same venue the whole time and see the same frames; the *trading* alternates in blocks of
+  ``peer_block_s`` (polyarb, peer, peer, polyarb, ...), trios injected every ``peer_inject_every_s``
+  in the same rotation: in polyarb's blocks the peer is disarmed (it reads and evaluates every frame
+  but never signs or posts), in the peer's blocks the engine's trio strategy is switched off
+  (UpdateConfig; ingest and the engine still read and evaluate every frame, nothing is signalled).
+  Alternating rather than both trading at once: on 2 cores the second bot's signing and the venue's
+  matching of the first bot's batch would sit on the other's critical path, and each injected
+  arbitrage could be taken only once. Each bot's time starts when *it* has the frame: polyarb's
+  ingest reads the venue through bench.market_source's relay (verbatim bytes), the peer directly.
+
 Every run is bounded (``deadline_s``); the processes are stopped in a ``finally``.
 """
 
@@ -38,7 +51,7 @@ from dataclasses import dataclass, field
 from bench.pipeline import Pipeline
 from bench.processes import CpuWindow, rss_mb
 from bench.stats import ratio, summarize
-from polyarb.v1 import executor_pb2, ingest_pb2
+from polyarb.v1 import engine_pb2, executor_pb2, ingest_pb2
 
 RATES = (1000, 5000, 10000)
 PROBE_EVERY = 20  # the probe follows 1 synthetic market in 20
@@ -62,14 +75,17 @@ class Plan:
     ramp_s: float
     settle_max_s: float  # after a step beyond capacity, ingest reads the backlog of its sockets first
     deadline_s: float
+    peer_blocks: int = 0  # blocks per bot in the same-run comparison with the peer bot (0: skipped)
+    peer_block_s: float = 5.0
+    peer_inject_every_s: float = 0.25  # a few arbitrages per second
 
 
 FULL = Plan(scaling_tokens=(100, 1000, 10000), scaling_s=8.0, latency_tokens=1000, latency_s=20.0,
             inject_every_s=0.1, ramp={1: (2000, 3000, 4000, 6000, 8000, 12000), 25: (100, 200, 400, 800, 1600, 3200)},
-            ramp_s=4.0, settle_max_s=60.0, deadline_s=450.0)
+            ramp_s=4.0, settle_max_s=60.0, deadline_s=500.0, peer_blocks=4, peer_block_s=5.0)
 QUICK = Plan(scaling_tokens=(100, 1000), scaling_s=3.0, latency_tokens=1000, latency_s=2.5,
              inject_every_s=0.1, ramp={1: (4000,), 25: (400,)}, ramp_s=2.0, settle_max_s=15.0,
-             deadline_s=44.0)
+             deadline_s=52.0, peer_blocks=1, peer_block_s=2.5)
 
 
 # -- observers -------------------------------------------------------------------------------------------
@@ -193,6 +209,46 @@ def trace_summary(stamps: list[dict[str, int]]) -> dict:
     for name, end in TOTALS:
         out[name] = summarize((s[end] - s["ws_recv_ns"] for s in stamps if s[end]), "us", 1e-3)
     return out
+
+
+PEER_STAGES = (  # the peer bot's own trace; "venue" is its tap's arrival time
+    ("parse_evaluate", "ws_recv_ns", "evaluated_ns"),
+    ("sign_3_orders", "evaluated_ns", "signed_ns"),  # py-clob-client-v2 create_order x 3
+    ("parse_evaluate_sign", "ws_recv_ns", "signed_ns"),
+    ("signed_to_posted", "signed_ns", "posted_ns"),
+    ("post_to_venue", "posted_ns", "venue"),
+    ("venue_round_trip", "posted_ns", "response_ns"),
+)
+PEER_TOTALS = (("ws_to_signed", "signed_ns"), ("ws_to_post_at_venue", "venue"), ("ws_to_response", "response_ns"))
+
+
+def match_arrivals(records: list[dict[str, int]], arrivals_ns: list[int]) -> list[dict[str, int]]:
+    """Each record (posted_ns, response_ns, ...) with "venue": the first tap arrival in [posted, response],
+    0 when none; records without posted_ns or response_ns are dropped."""
+    arrivals = sorted(arrivals_ns)
+    out = []
+    for record in records:
+        posted, response = record.get("posted_ns") or 0, record.get("response_ns") or 0
+        if not (posted and response):
+            continue
+        i = bisect.bisect_left(arrivals, posted)
+        out.append({**record, "venue": arrivals[i] if i < len(arrivals) and arrivals[i] <= response else 0})
+    return out
+
+
+def peer_summary(stamps: list[dict[str, int]]) -> dict:
+    out = {}
+    for name, start, end in PEER_STAGES:
+        out[name] = summarize((s[end] - s[start] for s in stamps if s.get(end) and s.get(start)), "us", 1e-3)
+    for name, end in PEER_TOTALS:
+        out[name] = summarize((s[end] - s["ws_recv_ns"] for s in stamps if s[end]), "us", 1e-3)
+    return out
+
+
+def comparison(peer: dict, polyarb: dict) -> dict:
+    """Peer / polyarb for WS frame → POST bytes at the venue (p50, p99): the target is >= 3."""
+    a, b = peer.get("ws_to_post_at_venue") or {}, polyarb.get("ws_to_post_at_venue") or {}
+    return {q: ratio(a.get(q), b.get(q)) for q in ("p50", "p99")}
 
 
 def counter_deltas(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
@@ -337,6 +393,66 @@ class MacroRun:
             "_raw": {"stamps": stamps, "probe": samples},  # for the plots; not written to latest.json
         }
 
+    async def compare_peer(self) -> dict:
+        """The same-run comparison with the peer bot (module docstring: alternating blocks)."""
+        plan, pipeline, trades = self.plan, self.pipeline, self.trades
+        serving = await pipeline.fund_peer()
+        trios = [t["id"] for t in pipeline.venue_structure.get("trios", [])]
+        injected = {"polyarb": 0, "peer": 0, "refused": 0}
+        engine = pipeline.engine()
+        config = engine_pb2.EngineConfig()
+        config.CopyFrom((await engine.GetStatus(engine_pb2.GetEngineStatusRequest(), timeout=10)).config)
+
+        async def arm(who: str) -> None:
+            config.trio = who == "polyarb"
+            await engine.UpdateConfig(config, timeout=10)
+            await asyncio.to_thread(pipeline.command, "peer_bot", {"cmd": "arm", "armed": who == "peer"})
+
+        pipeline.post_arrivals()  # forget earlier posts
+        first_result = len(trades.results)
+        k = 0
+        try:
+            for block in range(plan.peer_blocks):
+                for who in (("polyarb", "peer") if block % 2 == 0 else ("peer", "polyarb")):
+                    await arm(who)
+                    await asyncio.sleep(0.3)
+                    end = time.monotonic() + plan.peer_block_s
+                    while time.monotonic() < end:
+                        try:
+                            await pipeline.venue("/admin/arbitrage", {"instance_id": trios[k % len(trios)],
+                                                                      "gap": 0.05, "size": 20, "ttl_s": None})
+                            injected[who] += 1
+                        except RuntimeError:
+                            injected["refused"] += 1
+                        k += 1
+                        await asyncio.sleep(plan.peer_inject_every_s)
+                    await asyncio.sleep(0.5)  # the last batch answered before the other bot's turn
+        finally:
+            with contextlib.suppress(Exception):
+                config.trio = True
+                await engine.UpdateConfig(config, timeout=10)
+            peer_trades = await asyncio.to_thread(pipeline.command, "peer_bot", {"cmd": "trades"})
+            peer_arrivals = (await asyncio.to_thread(pipeline.command, "peer_tap", {"cmd": "posts"}))["arrivals_ns"]
+            await asyncio.to_thread(pipeline.stop_peer)
+        polyarb_stamps = trace_stamps(trades.results[first_result:], pipeline.post_arrivals())
+        peer_stamps = match_arrivals(peer_trades["trades"], peer_arrivals)
+        polyarb, peer = trace_summary(polyarb_stamps), peer_summary(peer_stamps)
+        return {
+            "method": "alternating blocks, both subscribed to the same venue throughout; trios only",
+            "synthetic_tokens": len(pipeline.synthetic_tokens),
+            "trios": len(trios),
+            "inject_every_s": plan.peer_inject_every_s,
+            "peer": peer,
+            "polyarb": polyarb,
+            "ratio": comparison(peer, polyarb),
+            "trades": {"injected": injected, "peer_batches": len(peer_stamps),
+                       "peer_batches_filled": sum(1 for s in peer_stamps if s.get("legs_ok") == 3),
+                       "peer_errors": sorted({s["error"] for s in peer_stamps if s.get("error")})[:3],
+                       "peer_frames": peer_trades.get("frames"), "polyarb_traced": len(polyarb_stamps),
+                       "peer_address": serving.get("address")},
+            "_raw": {"peer": peer_stamps, "polyarb": polyarb_stamps},
+        }
+
     async def throughput(self) -> dict:
         shapes = {}
         for markets_per_frame, rates in self.plan.ramp.items():
@@ -380,6 +496,9 @@ async def _phases(macro: MacroRun) -> None:
         scaling[str(tokens)] = await macro.scaling(tokens)
     if str(plan.latency_tokens) not in scaling:
         await pipeline.push_structure(plan.latency_tokens)
+    if plan.peer_blocks:
+        await macro.settle()
+        results["peer"] = await macro.compare_peer()
     results["throughput"] = await macro.throughput()  # before the latency runs: their backlogs are longer
     loaded_markets = len(pipeline.synthetic_tokens) // 2
     macro.probe = TobProbe(pipeline, [t for i in range(0, loaded_markets, PROBE_EVERY)
@@ -401,7 +520,7 @@ async def _phases(macro: MacroRun) -> None:
 
 
 async def _run(plan: Plan, run_dir: pathlib.Path) -> dict:
-    pipeline = Pipeline(run_dir)
+    pipeline = Pipeline(run_dir, with_peer=plan.peer_blocks > 0)
     macro = MacroRun(plan, pipeline)
     macro.results.update(scaling={}, latency={}, throughput={})
     try:
@@ -422,10 +541,67 @@ async def _run(plan: Plan, run_dir: pathlib.Path) -> dict:
                              "inject_every_s": plan.inject_every_s, "ramp_s": plan.ramp_s,
                              "settle_max_s": plan.settle_max_s,
                              "ramp": {str(k): v for k, v in plan.ramp.items()},
-                             "probe_every_markets": PROBE_EVERY, "scaling_rate_fps": 1000}
+                             "probe_every_markets": PROBE_EVERY, "scaling_rate_fps": 1000,
+                             "peer_blocks": plan.peer_blocks, "peer_block_s": plan.peer_block_s,
+                             "peer_inject_every_s": plan.peer_inject_every_s}
     return macro.results
 
 
 def run(quick: bool = False, run_dir: pathlib.Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="polyarb-bench-") as tmp:
         return asyncio.run(_run(QUICK if quick else FULL, run_dir or pathlib.Path(tmp)))
+
+
+async def _run_peer_only(plan: Plan, run_dir: pathlib.Path, tokens: int) -> dict:
+    """Only the same-run comparison with the peer bot: the pipeline at `tokens` synthetic tokens, no load."""
+    pipeline = Pipeline(run_dir, with_peer=True)
+    macro = MacroRun(plan, pipeline)
+    try:
+        pipeline.start()
+        await pipeline.enable_trading()
+        macro.trades = TradeFeed(pipeline)
+        await macro.trades.start()
+        await pipeline.push_structure(tokens)
+        await macro.settle()
+        return await macro.compare_peer()
+    finally:
+        if macro.trades is not None:
+            with contextlib.suppress(Exception):
+                await macro.trades.stop()
+        await pipeline.close()
+        await asyncio.to_thread(pipeline.stop)
+
+
+def main() -> None:
+    """``python -m bench.bench_macro --peer-only``: the peer comparison alone (about 15 s per block pair
+    plus start-up), for A/B runs while the hot path changes; ``make bench`` runs it with everything else."""
+    import argparse
+    import os
+
+    from bench import report
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("--peer-only", action="store_true", required=True)
+    parser.add_argument("--blocks", type=int, default=FULL.peer_blocks, help="blocks per bot")
+    parser.add_argument("--block-s", type=float, default=FULL.peer_block_s)
+    parser.add_argument("--tokens", type=int, default=1000, help="synthetic tokens subscribed besides the venue's")
+    parser.add_argument("--out", default=None, help="also write the result as JSON here")
+    args = parser.parse_args()
+    plan = Plan(scaling_tokens=(), scaling_s=0.0, latency_tokens=args.tokens, latency_s=0.0, inject_every_s=0.1,
+                ramp={}, ramp_s=0.0, settle_max_s=15.0, deadline_s=600.0, peer_blocks=args.blocks,
+                peer_block_s=args.block_s)
+    load = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="polyarb-peer-") as tmp:
+        result = asyncio.run(_run_peer_only(plan, pathlib.Path(tmp), args.tokens))
+    print("\n".join(report.stage_lines({"macro": {"peer": result}})))
+    rates = result["ratio"]
+    print(f"peer / polyarb, WS frame → POST bytes at the venue: p50 {rates['p50'] or 0:.2f}x, "
+          f"p99 {rates['p99'] or 0:.2f}x (target >= 3x); trades {result['trades']['injected']}; "
+          f"load average {load[0]:.2f} → {os.getloadavg()[0]:.2f}")
+    if args.out:
+        report.write_json(pathlib.Path(args.out), {"load": {"start": list(load), "end": list(os.getloadavg())},
+                                                   "peer": result})
+
+
+if __name__ == "__main__":
+    main()

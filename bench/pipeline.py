@@ -6,7 +6,9 @@
 The market source relays the venue's own tokens (so injected arbitrages trade against the venue's
 books) and adds synthetic markets at exact offered rates (ids: bench.market_source.synthetic_markets).
 A tap (bench.clob_tap) sits between the executor and the venue's CLOB REST to stamp when each
-POST /orders arrives.
+POST /orders arrives. For the same-run comparison the peer bot (bench.peer_bot) joins:
+
+    paper_venue ◄─ws─ peer_bot ─HTTP─► peer_tap ─► paper_venue     (Pipeline(with_peer=True))
 
 Start-up mirrors polyarb/run.py: paper key and credentials, structure and balance from the venue's
 admin endpoints, trading enabled. No control token (the services warn and run open).
@@ -22,6 +24,7 @@ import os
 import pathlib
 import subprocess
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 
@@ -68,6 +71,7 @@ def parse_metrics(text: str) -> dict[str, float]:
 @dataclass
 class Pipeline:
     run_dir: pathlib.Path
+    with_peer: bool = False  # also start the peer bot and its tap (bench.peer_bot), for bench_macro's "peer"
     procs: dict[str, Proc] = field(default_factory=dict)
     venue_http: str = ""
     structure_version: int = 0
@@ -81,12 +85,21 @@ class Pipeline:
     def start(self) -> None:
         """Venue, then source, ingest and executor together, then engine; each until it serves."""
         key, creds = self._paper_secrets()
+        venue_creds = creds
+        if self.with_peer:  # the venue accepts both keys (a creds file may hold an array)
+            _, peer_creds = self._paper_secrets("peer")
+            venue_creds = self.run_dir / "venue-creds.json"
+            venue_creds.write_text(json.dumps([json.loads(creds.read_text()), json.loads(peer_creds.read_text())]))
+            venue_creds.chmod(0o600)
         logs = self.run_dir
         venue = self._spawn("paper_venue", ["-m", "paper_venue", *_ports(), "--ws-addr", "127.0.0.1:0",
                                              "--http-addr", "127.0.0.1:0", "--scenario", "manual", "--seed", "7",
-                                             "--starting-balance", "1000000", "--api-creds-file", str(creds)], logs)
+                                             "--starting-balance", "1000000", "--api-creds-file", str(venue_creds)],
+                            logs)
         served = venue.wait_serving(START_TIMEOUT_S)
         self.venue_http = "http://" + served["http_addr"]
+        if self.with_peer:
+            self._start_peer(served)
         source = self._spawn_tool("market_source", ["-m", "bench.market_source", "--upstream",
                                                     f"ws://{served['ws_addr']}/ws/market"], logs)
         tap = self._spawn_tool("clob_tap", ["-m", "bench.clob_tap", "--upstream", served["http_addr"]], logs)
@@ -102,6 +115,37 @@ class Pipeline:
                                         "--executor-addr", executor.serving["grpc_addr"]], logs)
         engine.wait_serving(START_TIMEOUT_S)
 
+    def _start_peer(self, venue: dict) -> None:
+        """The peer bot (bench.peer_bot) on the venue's own market WebSocket, posting through a tap of
+        its own (the same code as the executor's, so "bytes at the venue" is stamped at the same point).
+        Started with the others, before any gRPC channel exists in this process: a fork once gRPC's
+        threads run can crash the child in PR_SET_PDEATHSIG's preexec_fn (seen: SIGSEGV)."""
+        with urllib.request.urlopen(f"http://{venue['http_addr']}/admin/structure", timeout=10) as answer:
+            structure = self.run_dir / "peer-structure.json"
+            structure.write_bytes(answer.read())
+        tap = self._spawn_tool("peer_tap", ["-m", "bench.clob_tap", "--upstream", venue["http_addr"]], self.run_dir)
+        key, creds = self.run_dir / "peer-key.hex", self.run_dir / "peer-creds.json"
+        self._spawn_tool("peer_bot", [
+            "-m", "bench.peer_bot", "--ws-url", f"ws://{venue['ws_addr']}/ws/market", "--clob-url",
+            f"http://{tap.serving['addr']}", "--structure", str(structure), "--key-file", str(key),
+            "--creds-file", str(creds)], self.run_dir)
+
+    async def fund_peer(self) -> dict:
+        """The peer's paper account gets the executor's starting collateral; its "serving" line."""
+        serving = self.procs["peer_bot"].serving
+        starting = await self.venue("/admin/starting-balance")
+        await self.venue("/admin/balance", {"address": serving["address"], "collateral": starting.get("collateral", 0)})
+        return serving
+
+    def stop_peer(self) -> None:
+        procs = [self.procs.pop(name) for name in ("peer_bot", "peer_tap") if name in self.procs]
+        for proc in procs:
+            if proc.alive():
+                with contextlib.suppress(OSError, ValueError, RuntimeError):
+                    proc.popen.stdin.write(b'{"cmd": "stop"}\n')
+                    proc.popen.stdin.flush()
+        stop_all(procs)
+
     def _spawn(self, name: str, argv: list[str], logs: pathlib.Path) -> Proc:
         proc = spawn(name, argv, logs)
         self.procs[name] = proc
@@ -111,14 +155,19 @@ class Pipeline:
         """A bench tool controlled by JSON lines on stdin/stdout; its first line says where it serves."""
         proc = spawn(name, argv, logs, stdin=subprocess.PIPE, stdout_pipe=True)
         self.procs[name] = proc
-        first = json.loads(proc.popen.stdout.readline() or b"{}")
+        line = proc.popen.stdout.readline()
+        try:
+            first = json.loads(line or b"{}")
+        except ValueError:
+            first = {}
         if first.get("msg") != "serving":
-            raise RuntimeError(f"{name} did not start:\n{proc.log_tail()}")
+            raise RuntimeError(f"{name} did not start (exit {proc.popen.poll()}, first line {line[:200]!r}):\n"
+                               f"{proc.log_tail()}")
         proc.serving = first
         return proc
 
-    def _paper_secrets(self) -> tuple[pathlib.Path, pathlib.Path]:
-        key, creds = self.run_dir / "paper-key.hex", self.run_dir / "paper-creds.json"
+    def _paper_secrets(self, prefix: str = "paper") -> tuple[pathlib.Path, pathlib.Path]:
+        key, creds = self.run_dir / f"{prefix}-key.hex", self.run_dir / f"{prefix}-creds.json"
         key.write_text(os.urandom(32).hex())
         creds.write_text(json.dumps({"apiKey": str(uuid.uuid4()), "passphrase": os.urandom(16).hex(),
                                      "secret": base64.urlsafe_b64encode(os.urandom(32)).decode()}))
@@ -135,6 +184,7 @@ class Pipeline:
             self._http = None
 
     def stop(self) -> None:
+        self.stop_peer()
         for tool in ("market_source", "clob_tap"):
             if tool in self.procs and self.procs[tool].alive():
                 with contextlib.suppress(OSError, ValueError, RuntimeError):

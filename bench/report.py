@@ -167,6 +167,127 @@ def targets(results: dict) -> list[dict]:
     return rows
 
 
+# -- the headline of issue 15 -------------------------------------------------------------------------
+
+HEADLINE_KEYS = (  # shared/docs/CONTRACT.md: exactly these keys, numbers or null
+    "peer_bot_frame_to_post_ms_p50", "polyarb_frame_to_post_ms_p50", "peer_ratio_p50",
+    "frame_to_signal_ms_p50_1k", "frame_to_signal_ms_p99_1k", "frame_to_post_ms_p50_1k",
+    "max_sustained_frames_per_s", "max_sustained_tob_updates_per_s", "split_over_inprocess_socket_to_post",
+    "sign_order_us_p50_ours", "sign_order_us_p50_pcc2", "rss_mb_max_1k_tokens", "soak_rss_growth_pct_max",
+)
+# key → (issue 15's target as written there, whether a figure meets it; None: a reference, not judged)
+HEADLINE_TARGETS = {
+    "peer_bot_frame_to_post_ms_p50": ("the peer (reference)", None),
+    "polyarb_frame_to_post_ms_p50": ("≤ peer / 3 (same run)", None),
+    "peer_ratio_p50": ("≥ 3x (peer / polyarb)", lambda v: v >= 3),
+    "frame_to_signal_ms_p50_1k": ("≤ 0.6 ms", lambda v: v <= 0.6),
+    "frame_to_signal_ms_p99_1k": ("≤ 3 ms", lambda v: v <= 3),
+    "frame_to_post_ms_p50_1k": ("≤ 1.2 ms", lambda v: v <= 1.2),
+    "max_sustained_frames_per_s": ("≥ 10K single-market frames/s", lambda v: v >= 10_000),
+    "max_sustained_tob_updates_per_s": ("≥ 150K updates/s", lambda v: v >= 150_000),
+    "split_over_inprocess_socket_to_post": ("≤ 3x", lambda v: v <= 3),
+    "sign_order_us_p50_ours": ("≥ 10x faster than py-clob-client-v2", None),
+    "sign_order_us_p50_pcc2": ("py-clob-client-v2 (reference)", None),
+    "rss_mb_max_1k_tokens": ("≤ 60 MB per service", lambda v: v <= 60),
+    "soak_rss_growth_pct_max": ("< 5 % per service", lambda v: v < 5),
+}
+
+
+def headline(results: dict, soak: dict | None = None) -> dict:
+    """The 13 figures of issue 15, read off this run's results (and the latest soak report, if any);
+    None where a figure was not measured. Pure: the caller finds the soak report (latest_soak)."""
+    macro = results.get("macro", {})
+    at_1k = _get(macro, "latency", "1000", "trace", default={})
+    peer = _get(macro, "peer", default={})
+    tput = [v.get("max_sustained_updates_per_s") for v in macro.get("throughput", {}).values()]
+    tput = [v for v in tput if v is not None]
+    rss_1k = _get(macro, "scaling", "1000", "rss_loaded_mb", default={})
+    services = [v for k, v in rss_1k.items() if k in ("ingest", "engine", "executor") and v is not None]
+    growth = [r["growth"] * 100 for r in _get(soak or {}, "rss", default={}).values()
+              if isinstance(r, dict) and r.get("judged") and isinstance(r.get("growth"), int | float)]
+    values = {
+        "peer_bot_frame_to_post_ms_p50": _ms(_get(peer, "peer", "ws_to_post_at_venue", "p50")),
+        "polyarb_frame_to_post_ms_p50": _ms(_get(peer, "polyarb", "ws_to_post_at_venue", "p50")),
+        "peer_ratio_p50": _get(peer, "ratio", "p50"),
+        "frame_to_signal_ms_p50_1k": _ms(_get(at_1k, "ws_to_signal_executor", "p50")),
+        "frame_to_signal_ms_p99_1k": _ms(_get(at_1k, "ws_to_signal_executor", "p99")),
+        "frame_to_post_ms_p50_1k": _ms(_get(at_1k, "ws_to_post_at_venue", "p50")),
+        "max_sustained_frames_per_s": _get(macro, "throughput", "1", "max_sustained_frames_per_s"),
+        "max_sustained_tob_updates_per_s": max(tput) if tput else None,
+        "split_over_inprocess_socket_to_post": _get(service_split(results), "socket_to_post", "ratio"),
+        "sign_order_us_p50_ours": _get(results, "micro", "signing", "sign_order.ours", "p50"),
+        "sign_order_us_p50_pcc2": _get(results, "micro", "signing", "sign_order.pcc2", "p50"),
+        "rss_mb_max_1k_tokens": max(services) if services else None,
+        "soak_rss_growth_pct_max": max(growth) if growth else None,
+    }
+    return {k: (float(v) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) else None)
+            for k, v in values.items()}
+
+
+def latest_soak(run_root: pathlib.Path = ROOT / "run") -> tuple[pathlib.Path | None, dict | None]:
+    """The newest ``make soak`` report (run/soak-<time>/report.json, soak/__main__.py), or (None, None)."""
+    reports = sorted(run_root.glob("soak-*/report.json"))
+    for path in reversed(reports):
+        with contextlib.suppress(OSError, ValueError):
+            return path, json.loads(path.read_text())
+    return None, None
+
+
+def soak_source(path: pathlib.Path | None, soak: dict | None) -> dict | None:
+    """Where soak_rss_growth_pct_max came from: the report, its load and whether it passed."""
+    if soak is None:
+        return None
+    config = soak.get("config", {})
+    return {"report": str(path), "passed": soak.get("passed"), "soak_s": config.get("soak_s"),
+            "tokens": config.get("tokens"), "rate": config.get("rate"),
+            "default_load": (config.get("soak_s"), config.get("tokens"), config.get("rate")) == (600.0, 10000, 5000.0)}
+
+
+def headline_table(results: dict) -> list[str]:
+    """The headline beside issue 15's targets (markdown)."""
+    figures = results.get("headline") or {}
+    lines = ["| figure | measured | target (issue 15) | met |", "|---|---|---|---|"]
+    for key in HEADLINE_KEYS:
+        value = figures.get(key)
+        goal, met = HEADLINE_TARGETS[key]
+        if key == "polyarb_frame_to_post_ms_p50":
+            peer = figures.get("peer_bot_frame_to_post_ms_p50")
+            met = (lambda v, peer=peer: v <= peer / 3) if peer else None
+        if key == "sign_order_us_p50_ours":
+            pcc2 = figures.get("sign_order_us_p50_pcc2")
+            met = (lambda v, pcc2=pcc2: pcc2 / v >= 10) if pcc2 else None
+        verdict = "—" if met is None or value is None else ("yes" if met(value) else "**no**")
+        lines.append(f"| `{key}` | {'not measured' if value is None else _f(value, 2)} | {goal} | {verdict} |")
+    return lines
+
+
+def stage_lines(results: dict) -> list[str]:
+    """Per stage p50 / p99 / n (µs): polyarb and the peer bot in their same-run comparison, and polyarb
+    at 1K frames/s. The peer has no gRPC hops: its parse, evaluation and signing are one stage."""
+    from bench.bench_macro import PEER_STAGES, PEER_TOTALS, STAGES, TOTALS
+
+    macro = results.get("macro", {})
+    peer, at_1k = macro.get("peer", {}), _get(macro, "latency", "1000", "trace", default={})
+    ours = [name for name, _, _ in STAGES]
+    theirs = [name for name, _, _ in PEER_STAGES]
+    rows = [(name, name, name if name in theirs else None) for name in ours]
+    rows += [(f"{name} (peer)", None, name) for name in theirs if name not in ours]
+    rows += [(f"total: {name}", name, name if name in {n for n, _ in PEER_TOTALS} else None) for name, _ in TOTALS]
+
+    def cell(group: dict, name: str | None) -> str:
+        d = (group.get(name) if name else None) or {}
+        return "" if name is None else "—" if not d.get("n") else (
+            f"{_f(d.get('p50'), 0)} / {_f(d.get('p99'), 0)} / {d['n']}")
+
+    lines = ["| stage (µs p50 / p99 / n) | polyarb, peer run | peer bot, peer run | polyarb at 1K frames/s |",
+             "|---|---|---|---|"]
+    for label, name, peer_name in rows:
+        cells = (cell(peer.get("polyarb", {}), name), cell(peer.get("peer", {}), peer_name), cell(at_1k, name))
+        if any(c not in ("", "—") for c in cells) or not (peer or at_1k):  # a stage this run did not trace: left out
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _ms(us: float | None) -> float | None:
     return None if us is None else us / 1000
 
@@ -239,6 +360,20 @@ def render_markdown(results: dict) -> str:
     out += machine_lines(results)
     if results.get("errors"):
         out += ["", "**Errors:** " + "; ".join(results["errors"])]
+    if results.get("headline"):
+        out += ["", "## Headline (issue 15)", "", *headline_table(results)]
+        soak = results.get("soak")
+        out += ["", f"soak_rss_growth_pct_max: from {soak['report']} ({soak['soak_s']:g} s, {soak['tokens']} tokens, "
+                f"{soak['rate']:g} frames/s; passed: {soak['passed']})" if soak else
+                "soak_rss_growth_pct_max: no `make soak` report under run/ (not measured)"]
+    peer = _get(results, "macro", "peer", default={})
+    if peer or _get(results, "macro", "latency", "1000"):
+        out += ["", "## Per stage: WS frame → POST /orders bytes at the venue", ""]
+        if peer:
+            out += [_wrap(f"Same-run comparison with the peer bot ({peer.get('method')}; a trio injected every "
+                          f"{peer.get('inject_every_s')} s, {peer.get('trios')} trios, trades: {peer.get('trades')})."),
+                    ""]
+        out += stage_lines(results)
     out += ["", "## Targets", "", *targets_table(results)]
     split = results.get("service_split", {})
     if split:
@@ -356,7 +491,8 @@ def readme_section(results: dict) -> str:
              _wrap(f"`make bench` ({minutes:.1f} minutes here) runs every benchmark and writes "
                    "`bench/results/latest.json` "
              "(every figure with unit, p50/p99/p99.9 and n, the machine and its load), `latest.md` (all tables) and "
-             "PNG plots (latency CDF per stage, throughput vs offered load, RSS vs tokens; not committed); "
+             "PNG plots (latency CDF per stage, peer bot vs polyarb, throughput vs offered load, RSS vs tokens; "
+             "not committed); "
              "`make bench-quick` is a subset that fits in 60 seconds. Micro benchmarks time the pure modules in one "
              "process; macro ones run the real processes over loopback: a load source in front of ingest "
              "(`bench/market_source.py`) offers exact `price_change` rates and relays the paper venue, arbitrages "
@@ -365,6 +501,19 @@ def readme_section(results: dict) -> str:
              "shared 2-core VM with other engineers' tests running: read them as this machine's, with its load."),
              "", "Latest run:", ""]
     lines += [_wrap(line, "  ") for line in machine_lines(results)]
+    if results.get("headline"):
+        lines += ["", "Headline figures beside the targets of issue 15 (`bench/results/latest.json` → `headline`):",
+                  ""]
+        lines += headline_table(results)
+        peer = _get(results, "macro", "peer", default={})
+        if peer:
+            lines += ["", _wrap("The peer is `bench/peer_bot.py`, the one-process bot a trader writes alone "
+                                "(websockets + json + py-clob-client-v2); it and polyarb trade the same injected trio "
+                                "arbitrages against the same venue in one run, in alternating blocks (both "
+                                "subscribed throughout; why: the `peer` phase in `bench/bench_macro.py`), each POST "
+                                "stamped by its own `bench/clob_tap.py`; `python -m bench.bench_macro --peer-only` "
+                                "runs this comparison alone (about a minute). Per stage:"), ""]
+            lines += stage_lines(results)
     lines += ["", "Against the targets (issue 10 and the seed documents):", ""]
     lines += targets_table(results)
     latency = _get(results, "macro", "latency", default={})
@@ -450,6 +599,22 @@ def plots(results: dict, out_dir: pathlib.Path) -> list[pathlib.Path]:
         fig.suptitle("Latency CDF per stage (TradeResult traces; probe: StreamTopOfBook consumer)")
         fig.tight_layout()
         written.append(_save(fig, out_dir / "latency_cdf.png", plt))
+    peer_raw = results.get("_raw_peer", {})
+    if peer_raw.get("peer") or peer_raw.get("polyarb"):
+        fig, ax = plt.subplots(figsize=(7, 5))
+        for label, stamps in (("polyarb (3 services)", peer_raw.get("polyarb", [])),
+                              ("peer bot (one process)", peer_raw.get("peer", []))):
+            values = sorted((s["venue"] - s["ws_recv_ns"]) / 1e6 for s in stamps if s.get("venue"))
+            if values:
+                ax.plot(values, [(i + 1) / len(values) for i in range(len(values))], label=f"{label}, n={len(values)}")
+        ax.set_xscale("log")
+        ax.set_xlabel("WS frame → POST /orders bytes at the venue, ms")
+        ax.set_ylabel("cumulative fraction")
+        ax.set_title("Same run, same venue, same injected trios")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        written.append(_save(fig, out_dir / "peer_vs_polyarb.png", plt))
     throughput = macro.get("throughput", {})
     if throughput:
         fig, ax = plt.subplots(figsize=(7, 5))
