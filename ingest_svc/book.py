@@ -33,7 +33,7 @@ from ingest_svc.parse import BookSnapshot, Event, ParseError, PriceChange, TickS
 
 
 class TopOfBook(NamedTuple):
-    """Field for field ``ingest_pb2.TopOfBook``: ``ingest_pb2.TopOfBook(**top._asdict())``."""
+    """Field for field ``ingest_pb2.TopOfBook`` (feed._message makes the one from the other)."""
 
     token_id: str
     bid_price: float  # 0 and 0 when the book has no bids

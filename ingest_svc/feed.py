@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from ingest_svc import metrics
-from ingest_svc.book import Books
+from ingest_svc.book import Books, TopOfBook
 from ingest_svc.parse import BookSnapshot, MarketResolved, TickSizeChange, make_parser
 from ingest_svc.record import FrameWriter
 from ingest_svc.stream import Hub, Subscriber
@@ -21,6 +21,13 @@ from ingest_svc.ws_pool import Pool
 from polyarb.v1 import ingest_pb2
 
 log = logging.getLogger("ingest.feed")
+
+
+def _message(top: TopOfBook) -> ingest_pb2.TopOfBook:
+    """book.TopOfBook → the wire message, field for field (keywords: no dict per update, as _asdict makes)."""
+    token_id, bid_price, bid_size, ask_price, ask_size, stale, tick_size, venue_ts_ms = top
+    return ingest_pb2.TopOfBook(token_id=token_id, bid_price=bid_price, bid_size=bid_size, ask_price=ask_price,
+                                ask_size=ask_size, stale=stale, tick_size=tick_size, venue_ts_ms=venue_ts_ms)
 
 
 class MarketFeed:
@@ -88,7 +95,7 @@ class MarketFeed:
 
     def _publish(self, recv_ns: int, token_ids: Iterable[str]) -> None:
         top_of_book = self.books.top_of_book
-        updates = [ingest_pb2.TopOfBook(**top_of_book(t)._asdict()) for t in token_ids]
+        updates = [_message(top_of_book(t)) for t in token_ids]
         metrics.TOB_UPDATES.inc(len(updates))
         conflated = self.hub.publish(recv_ns, updates)
         if conflated:
@@ -102,7 +109,7 @@ class MarketFeed:
         for token in first:
             self.books.add(token)
         # snapshot-first: stale with zeros for a token that never had a snapshot (CONTRACT.md)
-        known = [ingest_pb2.TopOfBook(**self.books.top_of_book(t)._asdict()) for t in add if t in self.books]
+        known = [_message(self.books.top_of_book(t)) for t in add if t in self.books]
         if known:
             sub.offer(time.time_ns(), known, snapshot=True)
         for token in last:
