@@ -19,7 +19,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from grpc import aio
 
@@ -108,7 +108,8 @@ class IngestLink(_Link):
     name = "ingest"
 
     def __init__(self, address: str, token: str | None, pipeline: Pipeline,
-                 send_signals: Callable[[list[executor_pb2.Signal]], None], tls: ClientTLS | None = None) -> None:
+                 send_signals: Callable[[list[executor_pb2.Signal]], Awaitable[None]],
+                 tls: ClientTLS | None = None) -> None:
         super().__init__(address, token, tls)
         self.pipeline = pipeline
         self.send_signals = send_signals
@@ -137,7 +138,7 @@ class IngestLink(_Link):
             async for batch in call:
                 signals = on_batch(batch, time.time_ns())
                 if signals:
-                    send(signals)
+                    await send(signals)  # written on the executor stream before the next frame is read
         finally:
             self._requests = None
             call.cancel()
@@ -152,47 +153,47 @@ class ExecutorLink(_Link):
     def __init__(self, address: str, token: str | None, pipeline: Pipeline, tls: ClientTLS | None = None) -> None:
         super().__init__(address, token, tls)
         self.pipeline = pipeline
-        self._outbox: asyncio.Queue[executor_pb2.Signal] | None = None
+        self._call: aio.StreamStreamCall | None = None
+        self._write_lock = asyncio.Lock()  # one write in flight on the stream
 
-    def send(self, signals: list[executor_pb2.Signal]) -> None:
-        outbox = self._outbox
-        if outbox is None or not self.connected:
+    async def send(self, signals: list[executor_pb2.Signal]) -> None:
+        """Write signals straight onto the open stream (call.write: no queue, no request generator between
+        the evaluation and the socket). Those that cannot be written never left: their instances are freed."""
+        if not signals:
+            return
+        call = self._call
+        if call is None or not self.connected:
             self.pipeline.not_sent(signals)
             return
-        for signal in signals:
-            outbox.put_nowait(signal)
+        async with self._write_lock:
+            for i, signal in enumerate(signals):
+                try:
+                    await call.write(signal)
+                except Exception as exc:  # the stream broke under the write: the rest never left
+                    errors("executor_link", "signal not written: the executor stream is down", error=repr(exc)[:200])
+                    self.pipeline.not_sent(signals[i:])
+                    return
 
     async def _stream(self, channel: aio.Channel) -> None:
         stub = executor_pb2_grpc.ExecutorStub(channel)
         status = await stub.GetStatus(executor_pb2.GetExecutorStatusRequest(), timeout=5)
-        outbox: asyncio.Queue[executor_pb2.Signal] = asyncio.Queue()
-
-        async def signal_stream() -> AsyncIterator[executor_pb2.Signal]:
-            while True:
-                yield await outbox.get()
-
-        call = stub.ExecuteSignals(signal_stream())
+        call = stub.ExecuteSignals()
         poller = asyncio.create_task(self._poll_status(stub))
-        self._outbox = outbox
+        self._call = call
         self._set_connected(True)
-        self.send(self.pipeline.set_executor_holds(status, connecting=True))
-        self.send(self.pipeline.set_balance(status.balance))
+        await self.send(self.pipeline.set_executor_holds(status, connecting=True))
+        await self.send(self.pipeline.set_balance(status.balance))
         try:
             on_ack = self.pipeline.on_ack
             send = self.send
             async for ack in call:
                 signals = on_ack(ack)
                 if signals:
-                    send(signals)
+                    await send(signals)
         finally:
-            self._outbox = None
+            self._call = None
             poller.cancel()
             call.cancel()
-            # whatever was queued never reached the executor
-            unsent = []
-            while not outbox.empty():
-                unsent.append(outbox.get_nowait())
-            self.pipeline.not_sent(unsent)
 
     async def _poll_status(self, stub: executor_pb2_grpc.ExecutorStub) -> None:
         while True:
@@ -202,8 +203,8 @@ class ExecutorLink(_Link):
             except aio.AioRpcError as exc:
                 errors("executor_status", "executor status poll failed", error=exc.code().name)
                 continue
-            self.send(self.pipeline.set_executor_holds(status))
-            self.send(self.pipeline.set_balance(status.balance))
+            await self.send(self.pipeline.set_executor_holds(status))
+            await self.send(self.pipeline.set_balance(status.balance))
 
     def _lost(self) -> None:
         # acks for signals sent on the old stream will not come: their instances wait out the in-flight timeout

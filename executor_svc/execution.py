@@ -151,20 +151,28 @@ class Executor:
 
     def start(self, plan: TradePlan, signal: executor_pb2.Signal, recv_ns: int,
               on_done: Callable[[executor_pb2.TradeResult], None]) -> None:
-        task = asyncio.create_task(self._execute(plan, signal, recv_ns, on_done))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _execute(self, plan: TradePlan, signal: executor_pb2.Signal, recv_ns: int,
-                       on_done: Callable[[executor_pb2.TradeResult], None]) -> None:
+        """Sign now, in the caller's turn of the loop, and post in a task of its own: the signature is on
+        the critical path, and a task hop before it would only queue it behind whatever else is ready."""
         trace = common_pb2.Trace()
         trace.CopyFrom(signal.trace)
         trace.executor_recv_ns = recv_ns
+        signed: list[SignedOrder] | Exception
         try:
             started = time.perf_counter()
             signed = self._sign(plan)
             metrics.SIGN_SECONDS.observe(time.perf_counter() - started)
             trace.signed_ns = time.time_ns()
+        except Exception as exc:  # reported as the signal's result by _execute, never raised here
+            signed = exc
+        task = asyncio.create_task(self._execute(plan, signed, trace, on_done))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _execute(self, plan: TradePlan, signed: list[SignedOrder] | Exception, trace: executor_pb2.Trace,
+                       on_done: Callable[[executor_pb2.TradeResult], None]) -> None:
+        try:
+            if isinstance(signed, Exception):
+                raise signed
             if self.mode == "dry-run":
                 result = self._dry_run_result(plan, signed)
             else:

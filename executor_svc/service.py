@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import time
 
 import grpc
+from grpc import aio
 
 from executor_svc.balance import BalancePoller, Funds, balance_gate, balance_status, export_metrics
 from executor_svc.clob import ClobClient
@@ -32,6 +32,11 @@ errors = ErrorCounter("executor")
 LAST_RESULTS = 10
 
 
+def _done_ack(result: executor_pb2.TradeResult) -> executor_pb2.SignalAck:
+    return executor_pb2.SignalAck(signal_id=result.signal_id, accepted=True, done=True, outcome=result.outcome,
+                                  result_seq=result.seq)
+
+
 class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
     def __init__(self, core: Executor, clob_url: str, auth_required: bool, portfolio: Portfolio | None = None,
                  funds: Funds | None = None) -> None:
@@ -42,47 +47,64 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
         self.funds = funds or Funds(polling=False, started_s=time.monotonic())
 
     async def ExecuteSignals(self, request_iterator, context):
+        """Acks are written straight onto the stream (context.write), never through a queue: a signal's
+        orders are signed and their POST started before its "accepted" ack is written, so the ack costs
+        the trade nothing. Writes are serialised by a lock (one write in flight per stream)."""
         core = self.core
-        acks: asyncio.Queue[executor_pb2.SignalAck] = asyncio.Queue()
+        lock = asyncio.Lock()
+        writes: set[asyncio.Task] = set()
+        executing = 0  # signals of this stream whose outcome has not been acked yet
+        idle = asyncio.Event()
+        idle.set()
+
+        async def write(ack: executor_pb2.SignalAck) -> None:
+            async with lock:
+                await context.write(ack)
+
+        def write_later(ack: executor_pb2.SignalAck) -> None:
+            task = asyncio.ensure_future(write(ack))
+            writes.add(task)
+            task.add_done_callback(_written)
+
+        def _written(task: asyncio.Task) -> None:
+            writes.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                errors("signal_stream", "ack not written: the stream is gone", error=repr(task.exception())[:200])
 
         def done(result: executor_pb2.TradeResult) -> None:
-            acks.put_nowait(executor_pb2.SignalAck(signal_id=result.signal_id, accepted=True, done=True,
-                                                   outcome=result.outcome, result_seq=result.seq))
+            nonlocal executing
+            executing -= 1
+            if not executing:
+                idle.set()
+            write_later(_done_ack(result))
 
-        core.settled_listeners.add(done)  # an UNKNOWN batch settled: its engine may trade the instance again
+        def settled(result: executor_pb2.TradeResult) -> None:
+            write_later(_done_ack(result))  # an UNKNOWN batch settled: its engine may trade the instance again
 
-        async def read() -> None:
+        core.settled_listeners.add(settled)
+        try:
             async for signal in request_iterator:
                 recv_ns = time.time_ns()
                 decision = core.accept(signal, recv_ns)
                 if isinstance(decision, Denial):
-                    acks.put_nowait(executor_pb2.SignalAck(signal_id=signal.signal_id, accepted=False,
-                                                           reason=str(decision.reason)))
+                    await write(executor_pb2.SignalAck(signal_id=signal.signal_id, accepted=False,
+                                                       reason=str(decision.reason)))
                     continue
-                acks.put_nowait(executor_pb2.SignalAck(signal_id=signal.signal_id, accepted=True))
+                executing += 1
+                idle.clear()
                 core.start(decision, signal, recv_ns, done)
-
-        reader = asyncio.create_task(read())
-        try:
-            while True:
-                getter = asyncio.ensure_future(acks.get())
-                finished, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if getter in finished:
-                    yield getter.result()
-                    continue
-                getter.cancel()
-                if reader.exception() is not None:  # the request stream failed: end this stream
-                    errors("signal_stream", "signal stream failed", error=repr(reader.exception())[:200])
-                    return
-                # the engine closed its side: keep answering until the accepted signals are done
-                while core.in_flight or not acks.empty():
-                    yield await acks.get()
-                return
+                await asyncio.sleep(0)  # let the POST task send its request before this stream writes
+                await write(executor_pb2.SignalAck(signal_id=signal.signal_id, accepted=True))
+            # the engine closed its side: keep answering until this stream's accepted signals are done
+            await idle.wait()
+            while writes:
+                await asyncio.gather(*writes, return_exceptions=True)
+        except aio.AbortError:
+            raise
+        except Exception as exc:  # the request stream failed: end this stream (its executions go on)
+            errors("signal_stream", "signal stream failed", error=repr(exc)[:200])
         finally:
-            core.settled_listeners.discard(done)
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
+            core.settled_listeners.discard(settled)
 
     async def SetTradingEnabled(self, request, context):
         self.core.set_trading(request.enabled, request.reason)
