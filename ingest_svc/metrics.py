@@ -19,6 +19,8 @@ STALE_TOKENS = Gauge("polyarb_book_stale_tokens", "Subscribed tokens whose book 
 BOOK_TOKENS = Gauge("polyarb_book_tokens", "Subscribed tokens (books kept): what the stale share is a share of")
 TOB_UPDATES = Counter("polyarb_tob_updates_total", "Top-of-book changes sent to streams")
 CONFLATED = Counter("polyarb_conflated_total", "Top-of-book updates overwritten for a slow stream")
+COALESCED = Counter("polyarb_coalesced_frames_total",
+                    "Frames sent in one StreamTopOfBook message with earlier frames that had queued up")
 LAST_MESSAGE_AGE = Gauge("polyarb_ws_last_message_age_seconds", "Seconds since the last WebSocket frame")
 FRAME_TO_SEND = Histogram(
     "polyarb_frame_to_send_seconds",

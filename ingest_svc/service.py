@@ -36,9 +36,12 @@ class IngestServicer(ingest_pb2_grpc.IngestServicer):
         reader.add_done_callback(lambda task: _reader_done(task, sub))
         try:
             while True:
+                coalesced = sub.coalesced
                 batch = await sub.next_batch()
                 if batch is None:
                     return
+                if sub.coalesced != coalesced:
+                    metrics.COALESCED.inc(sub.coalesced - coalesced)
                 metrics.FRAME_TO_SEND.observe(max(0, batch.sent_ns - batch.ws_recv_ns) / 1e9)
                 yield batch
         finally:

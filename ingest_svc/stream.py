@@ -1,6 +1,12 @@
 """StreamTopOfBook fan-out: subscriptions reference-counted across streams, snapshot-first answers,
 one batch per WebSocket frame, and conflation for a consumer that reads slowly.
 
+Frames that queued up while the stream was writing go out as one message: every frame is applied
+whole and in order, the latest top of book per token wins, and the batch says it stands for the
+state after the newest of them (its ws_recv_ns). A gRPC message costs far more than its updates,
+so under load this turns N messages into one; at a low rate nothing queues and each frame is its
+own batch.
+
 A subscriber's queue holds at most `max_batches` batches. When it is full, a new frame's updates are
 merged into the newest queued batch (latest top of book per token wins, each overwrite counted), so a
 slow consumer costs bounded memory and still ends up with the current state of every token.
@@ -34,6 +40,7 @@ class Subscriber:
         self.tokens: set[str] = set()
         self.max_batches = max_batches
         self.conflated = 0
+        self.coalesced = 0  # frames sent in the same message as an earlier one
         self._queue: deque[_Pending] = deque()
         self._wake = asyncio.Event()
         self._seq = 0
@@ -74,14 +81,24 @@ class Subscriber:
                 return None
             self._wake.clear()
             await self._wake.wait()
-        pending = self._queue.popleft()
+        queue = self._queue
+        pending = queue.popleft()
+        updates, recv_ns, snapshot = pending.updates, pending.recv_ns, pending.snapshot
+        if queue:
+            updates = dict(updates)  # frames queued behind it: one message for all, latest per token wins
+            while queue:
+                later = queue.popleft()
+                updates.update(later.updates)
+                recv_ns = later.recv_ns
+                snapshot = snapshot and later.snapshot
+                self.coalesced += 1
         self._seq += 1
         return ingest_pb2.TopOfBookBatch(
-            updates=pending.updates.values(),
-            ws_recv_ns=pending.recv_ns,
+            updates=updates.values(),
+            ws_recv_ns=recv_ns,
             sent_ns=time.time_ns(),
             seq=self._seq,
-            snapshot=pending.snapshot,
+            snapshot=snapshot,
         )
 
 

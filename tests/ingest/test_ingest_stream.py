@@ -225,7 +225,7 @@ async def test_garbage_and_unknown_events_are_counted_and_skipped(market, ingest
     call.cancel()
 
 
-def test_slow_consumer_is_conflated_with_bounded_memory():
+def test_slow_consumer_is_conflated_with_bounded_memory_and_what_queued_goes_as_one_message():
     sub = Subscriber(max_batches=4)
     sub.tokens.update({"A", "B"})
     for i in range(100):
@@ -234,13 +234,24 @@ def test_slow_consumer_is_conflated_with_bounded_memory():
     assert sub.queued == 4
     assert sub.conflated == 2 * (100 - 4)
 
-    async def drain():
-        return [await sub.next_batch() for _ in range(4)]
+    batch = asyncio.run(sub.next_batch())
+    assert batch.seq == 1 and sub.queued == 0 and sub.coalesced == 3
+    assert {u.token_id: u.bid_price for u in batch.updates} == {"A": 0.099, "B": 0.099}  # latest wins
+    assert batch.ws_recv_ns == 99
 
-    batches = asyncio.run(drain())
-    assert [b.seq for b in batches] == [1, 2, 3, 4]
-    assert {u.token_id: u.bid_price for u in batches[-1].updates} == {"A": 0.099, "B": 0.099}  # latest wins
-    assert batches[-1].ws_recv_ns == 99
+
+def test_frames_that_queued_are_one_batch_in_which_each_token_has_its_latest_top_of_book():
+    sub = Subscriber()
+    sub.tokens.update({"A", "B", "C"})
+    sub.offer(1, [ingest_pb2.TopOfBook(token_id="A", bid_price=0.1), ingest_pb2.TopOfBook(token_id="B", bid_price=0.1)])
+    sub.offer(2, [ingest_pb2.TopOfBook(token_id="B", bid_price=0.2)])
+    sub.offer(3, [ingest_pb2.TopOfBook(token_id="C", bid_price=0.3)])
+    batch = asyncio.run(sub.next_batch())
+    assert {u.token_id: u.bid_price for u in batch.updates} == {"A": 0.1, "B": 0.2, "C": 0.3}
+    assert batch.ws_recv_ns == 3 and not batch.snapshot and sub.coalesced == 2
+    sub.offer(4, [ingest_pb2.TopOfBook(token_id="A", bid_price=0.4)])  # nothing queued behind it: alone
+    alone = asyncio.run(sub.next_batch())
+    assert alone.seq == 2 and [u.token_id for u in alone.updates] == ["A"] and sub.coalesced == 2
 
 
 async def test_recorded_session_replays_to_the_same_top_of_book_sequence(market, tmp_path):

@@ -36,7 +36,7 @@ export interface TopOfBook {
 }
 
 export interface TopOfBookBatch {
-  /** one message per WebSocket frame (or per snapshot answer) */
+  /** one message per WebSocket frame (or per snapshot answer; frames that queued up while the stream was busy go as one, latest per token) */
   updates: TopOfBook[];
   /** when the frame arrived (time.time_ns()) */
   wsRecvNs: string;
