@@ -193,6 +193,17 @@ def test_shard_is_one_pod_of_ingest_engine_executor(overlay):
     assert not shard["spec"]["template"]["spec"].get("initContainers")
 
 
+def test_the_shard_pod_is_guaranteed_qos_with_whole_cores(overlay):
+    """requests = limits for every container, whole CPUs: what the latency figures assume (the static CPU
+    manager can pin each stage to a core of its own)."""
+    spec = shard_statefulset(overlay)["spec"]["template"]["spec"]
+    for container in (*spec["containers"], *spec.get("initContainers", ())):
+        resources = container["resources"]
+        assert resources["requests"] == resources["limits"], container["name"]
+        cpu = quantity(resources["limits"]["cpu"])
+        assert cpu >= 1 and cpu == int(cpu), f"{container['name']}: whole cores"
+
+
 def test_an_executor_never_runs_twice_for_a_shard(overlay):
     executors = [(w, c) for w, _t, c in overlay.containers() if module_of(c) == "executor_svc"]
     assert len(executors) == 1, "one executor container per shard, in one workload"
