@@ -152,19 +152,24 @@ async def test_a_filled_trio_on_unchanged_books_is_traded_once(pipeline_factory)
         await follower.stop()
 
 
+async def hung_batch(pipeline, instance_id: str, tokens: dict[str, str], follower) -> executor_pb2.TradeResult:
+    """An arbitrage whose POST hangs at the edge and is lost: the executor's answer times out (UNKNOWN),
+    and the venue never hears of the orders."""
+    pipeline.venue_post("/admin/faults", {"hang": 1, "timeout_s": 2})
+    show(pipeline, tokens, [("lo_yes", 0.60, 30), ("up_no", 0.60, 30), ("rg_no", 0.70, 30), *QUIET_COMPLEMENT])
+    await follower.until(lambda results: batches(results, instance_id), timeout=15)
+    (unknown,) = batches(follower.received, instance_id)
+    assert unknown.outcome == executor_pb2.OUTCOME_UNKNOWN
+    return unknown
+
+
 async def test_hung_post_holds_the_instance_until_settled_then_trades_again(pipeline_factory):
     pipeline, instance_id, tokens = await start(
         pipeline_factory, executor_args=("--not-found-grace-s", str(GRACE_S)))
     await configure(pipeline, http_timeout_ms=500)
     follower = ResultFollower(pipeline)
     try:
-        # the POST hangs at the edge and is lost: the executor's answer times out (UNKNOWN), and the venue
-        # never hears of the orders
-        pipeline.venue_post("/admin/faults", {"hang": 1, "timeout_s": 2})
-        show(pipeline, tokens, [("lo_yes", 0.60, 30), ("up_no", 0.60, 30), ("rg_no", 0.70, 30), *QUIET_COMPLEMENT])
-        await follower.until(lambda results: batches(results, instance_id), timeout=15)
-        (unknown,) = batches(follower.received, instance_id)
-        assert unknown.outcome == executor_pb2.OUTCOME_UNKNOWN
+        unknown = await hung_batch(pipeline, instance_id, tokens, follower)
         status = await executor_stub_call(pipeline, "GetStatus", executor_pb2.GetExecutorStatusRequest())
         assert [b.seq for b in status.unknown_batches] == [unknown.seq]
         assert status.unknown_batches[0].instance_id == instance_id and status.balance.reserved > 0
@@ -217,11 +222,7 @@ async def test_a_restarted_engine_does_not_trade_an_instance_whose_outcome_is_un
     await configure(pipeline, http_timeout_ms=500)
     follower = ResultFollower(pipeline)
     try:
-        pipeline.venue_post("/admin/faults", {"hang": 1, "timeout_s": 2})
-        show(pipeline, tokens, [("lo_yes", 0.60, 30), ("up_no", 0.60, 30), ("rg_no", 0.70, 30), *QUIET_COMPLEMENT])
-        await follower.until(lambda results: batches(results, instance_id), timeout=15)
-        (unknown,) = batches(follower.received, instance_id)
-        assert unknown.outcome == executor_pb2.OUTCOME_UNKNOWN
+        unknown = await hung_batch(pipeline, instance_id, tokens, follower)
 
         # a new engine process: it knows nothing of the batch but what the executor's status says
         args = list(pipeline.engine.proc.args)
