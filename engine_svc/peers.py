@@ -118,11 +118,15 @@ class IngestLink(_Link):
     def change(self, added: tuple[str, ...], removed: tuple[str, ...]) -> None:
         """A structure swap: the difference goes on the open stream (a reconnect sends the whole set)."""
         if self._requests is not None and (added or removed):
-            self._requests.put_nowait(ingest_pb2.BookSubscription(add_token_ids=added, remove_token_ids=removed))
+            self._requests.put_nowait(ingest_pb2.BookSubscription(add_token_ids=added, remove_token_ids=removed,
+                                                                  coalesce=True))
 
     async def _stream(self, channel: aio.Channel) -> None:
         requests: asyncio.Queue[ingest_pb2.BookSubscription] = asyncio.Queue()
-        requests.put_nowait(ingest_pb2.BookSubscription(add_token_ids=sorted(self.pipeline.structure.tokens)))
+        # coalesce: frames that queue up while the stream is busy come as one batch (the engine evaluates
+        # the state a batch leaves, so it loses nothing, and one gRPC message costs more than its updates)
+        requests.put_nowait(ingest_pb2.BookSubscription(add_token_ids=sorted(self.pipeline.structure.tokens),
+                                                        coalesce=True))
         self._requests = requests
 
         async def request_stream() -> AsyncIterator[ingest_pb2.BookSubscription]:

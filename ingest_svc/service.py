@@ -30,6 +30,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServicer):
 
         async def read_subscriptions() -> None:
             async for request in request_iterator:
+                sub.coalesce = request.coalesce
                 await feed.change_subscription(sub, request.add_token_ids, request.remove_token_ids)
 
         reader = asyncio.create_task(read_subscriptions())

@@ -1,11 +1,12 @@
 """StreamTopOfBook fan-out: subscriptions reference-counted across streams, snapshot-first answers,
 one batch per WebSocket frame, and conflation for a consumer that reads slowly.
 
-Frames that queued up while the stream was writing go out as one message: every frame is applied
-whole and in order, the latest top of book per token wins, and the batch says it stands for the
-state after the newest of them (its ws_recv_ns). A gRPC message costs far more than its updates,
-so under load this turns N messages into one; at a low rate nothing queues and each frame is its
-own batch.
+A stream that asks for it (BookSubscription.coalesce, as the engine does) gets the frames that
+queued up while it was writing as one message: every frame is applied whole and in order, the latest
+top of book per token wins, and the batch stands for the state after the newest of them (its
+ws_recv_ns). A gRPC message costs far more than its updates, so under load this turns N messages into
+one; at a low rate nothing queues and each frame is its own batch. Other streams (a recorder, the
+shell's market data) keep one batch per frame.
 
 A subscriber's queue holds at most `max_batches` batches. When it is full, a new frame's updates are
 merged into the newest queued batch (latest top of book per token wins, each overwrite counted), so a
@@ -40,6 +41,7 @@ class Subscriber:
         self.tokens: set[str] = set()
         self.max_batches = max_batches
         self.conflated = 0
+        self.coalesce = False  # BookSubscription.coalesce: queued frames may go as one batch
         self.coalesced = 0  # frames sent in the same message as an earlier one
         self._queue: deque[_Pending] = deque()
         self._wake = asyncio.Event()
@@ -84,7 +86,7 @@ class Subscriber:
         queue = self._queue
         pending = queue.popleft()
         updates, recv_ns, snapshot = pending.updates, pending.recv_ns, pending.snapshot
-        if queue:
+        if queue and self.coalesce:
             updates = dict(updates)  # frames queued behind it: one message for all, latest per token wins
             while queue:
                 later = queue.popleft()

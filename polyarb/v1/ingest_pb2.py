@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from polyarb.v1 import common_pb2 as polyarb_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17polyarb/v1/ingest.proto\x12\npolyarb.v1\x1a\x17polyarb/v1/common.proto\"C\n\x10\x42ookSubscription\x12\x15\n\radd_token_ids\x18\x01 \x03(\t\x12\x18\n\x10remove_token_ids\x18\x02 \x03(\t\"\x9e\x01\n\tTopOfBook\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12\x11\n\tbid_price\x18\x02 \x01(\x01\x12\x10\n\x08\x62id_size\x18\x03 \x01(\x01\x12\x11\n\task_price\x18\x04 \x01(\x01\x12\x10\n\x08\x61sk_size\x18\x05 \x01(\x01\x12\r\n\x05stale\x18\x06 \x01(\x08\x12\x11\n\ttick_size\x18\x07 \x01(\x01\x12\x13\n\x0bvenue_ts_ms\x18\x08 \x01(\x03\"|\n\x0eTopOfBookBatch\x12&\n\x07updates\x18\x01 \x03(\x0b\x32\x15.polyarb.v1.TopOfBook\x12\x12\n\nws_recv_ns\x18\x02 \x01(\x03\x12\x0f\n\x07sent_ns\x18\x03 \x01(\x03\x12\x0b\n\x03seq\x18\x04 \x01(\x04\x12\x10\n\x08snapshot\x18\x05 \x01(\x08\"\x18\n\x16GetIngestStatusRequest\"\xf6\x01\n\x0cIngestStatus\x12%\n\x04info\x18\x01 \x01(\x0b\x32\x17.polyarb.v1.ServiceInfo\x12\x0e\n\x06ws_url\x18\x02 \x01(\t\x12\x13\n\x0b\x63onnections\x18\x03 \x01(\r\x12\x19\n\x11subscribed_tokens\x18\x04 \x01(\r\x12\x14\n\x0cstale_tokens\x18\x05 \x01(\r\x12\x18\n\x10last_frame_age_s\x18\x06 \x01(\x01\x12\x16\n\x0emessages_per_s\x18\x07 \x01(\x01\x12\x0f\n\x07streams\x18\x08 \x01(\r\x12&\n\x07sockets\x18\t \x03(\x0b\x32\x15.polyarb.v1.PeerState2\xa4\x01\n\x06Ingest\x12O\n\x0fStreamTopOfBook\x12\x1c.polyarb.v1.BookSubscription\x1a\x1a.polyarb.v1.TopOfBookBatch(\x01\x30\x01\x12I\n\tGetStatus\x12\".polyarb.v1.GetIngestStatusRequest\x1a\x18.polyarb.v1.IngestStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17polyarb/v1/ingest.proto\x12\npolyarb.v1\x1a\x17polyarb/v1/common.proto\"U\n\x10\x42ookSubscription\x12\x15\n\radd_token_ids\x18\x01 \x03(\t\x12\x18\n\x10remove_token_ids\x18\x02 \x03(\t\x12\x10\n\x08\x63oalesce\x18\x03 \x01(\x08\"\x9e\x01\n\tTopOfBook\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12\x11\n\tbid_price\x18\x02 \x01(\x01\x12\x10\n\x08\x62id_size\x18\x03 \x01(\x01\x12\x11\n\task_price\x18\x04 \x01(\x01\x12\x10\n\x08\x61sk_size\x18\x05 \x01(\x01\x12\r\n\x05stale\x18\x06 \x01(\x08\x12\x11\n\ttick_size\x18\x07 \x01(\x01\x12\x13\n\x0bvenue_ts_ms\x18\x08 \x01(\x03\"|\n\x0eTopOfBookBatch\x12&\n\x07updates\x18\x01 \x03(\x0b\x32\x15.polyarb.v1.TopOfBook\x12\x12\n\nws_recv_ns\x18\x02 \x01(\x03\x12\x0f\n\x07sent_ns\x18\x03 \x01(\x03\x12\x0b\n\x03seq\x18\x04 \x01(\x04\x12\x10\n\x08snapshot\x18\x05 \x01(\x08\"\x18\n\x16GetIngestStatusRequest\"\xf6\x01\n\x0cIngestStatus\x12%\n\x04info\x18\x01 \x01(\x0b\x32\x17.polyarb.v1.ServiceInfo\x12\x0e\n\x06ws_url\x18\x02 \x01(\t\x12\x13\n\x0b\x63onnections\x18\x03 \x01(\r\x12\x19\n\x11subscribed_tokens\x18\x04 \x01(\r\x12\x14\n\x0cstale_tokens\x18\x05 \x01(\r\x12\x18\n\x10last_frame_age_s\x18\x06 \x01(\x01\x12\x16\n\x0emessages_per_s\x18\x07 \x01(\x01\x12\x0f\n\x07streams\x18\x08 \x01(\r\x12&\n\x07sockets\x18\t \x03(\x0b\x32\x15.polyarb.v1.PeerState2\xa4\x01\n\x06Ingest\x12O\n\x0fStreamTopOfBook\x12\x1c.polyarb.v1.BookSubscription\x1a\x1a.polyarb.v1.TopOfBookBatch(\x01\x30\x01\x12I\n\tGetStatus\x12\".polyarb.v1.GetIngestStatusRequest\x1a\x18.polyarb.v1.IngestStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,15 +33,15 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'polyarb.v1.ingest_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_BOOKSUBSCRIPTION']._serialized_start=64
-  _globals['_BOOKSUBSCRIPTION']._serialized_end=131
-  _globals['_TOPOFBOOK']._serialized_start=134
-  _globals['_TOPOFBOOK']._serialized_end=292
-  _globals['_TOPOFBOOKBATCH']._serialized_start=294
-  _globals['_TOPOFBOOKBATCH']._serialized_end=418
-  _globals['_GETINGESTSTATUSREQUEST']._serialized_start=420
-  _globals['_GETINGESTSTATUSREQUEST']._serialized_end=444
-  _globals['_INGESTSTATUS']._serialized_start=447
-  _globals['_INGESTSTATUS']._serialized_end=693
-  _globals['_INGEST']._serialized_start=696
-  _globals['_INGEST']._serialized_end=860
+  _globals['_BOOKSUBSCRIPTION']._serialized_end=149
+  _globals['_TOPOFBOOK']._serialized_start=152
+  _globals['_TOPOFBOOK']._serialized_end=310
+  _globals['_TOPOFBOOKBATCH']._serialized_start=312
+  _globals['_TOPOFBOOKBATCH']._serialized_end=436
+  _globals['_GETINGESTSTATUSREQUEST']._serialized_start=438
+  _globals['_GETINGESTSTATUSREQUEST']._serialized_end=462
+  _globals['_INGESTSTATUS']._serialized_start=465
+  _globals['_INGESTSTATUS']._serialized_end=711
+  _globals['_INGEST']._serialized_start=714
+  _globals['_INGEST']._serialized_end=878
 # @@protoc_insertion_point(module_scope)

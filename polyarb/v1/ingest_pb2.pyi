@@ -8,12 +8,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class BookSubscription(_message.Message):
-    __slots__ = ("add_token_ids", "remove_token_ids")
+    __slots__ = ("add_token_ids", "remove_token_ids", "coalesce")
     ADD_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
     REMOVE_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    COALESCE_FIELD_NUMBER: _ClassVar[int]
     add_token_ids: _containers.RepeatedScalarFieldContainer[str]
     remove_token_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, add_token_ids: _Optional[_Iterable[str]] = ..., remove_token_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    coalesce: bool
+    def __init__(self, add_token_ids: _Optional[_Iterable[str]] = ..., remove_token_ids: _Optional[_Iterable[str]] = ..., coalesce: _Optional[bool] = ...) -> None: ...
 
 class TopOfBook(_message.Message):
     __slots__ = ("token_id", "bid_price", "bid_size", "ask_price", "ask_size", "stale", "tick_size", "venue_ts_ms")

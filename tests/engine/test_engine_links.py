@@ -210,6 +210,11 @@ async def test_restarted_ingest_gets_the_whole_set_again_and_books_are_stale_mea
     assert set(fresh.requests[0].add_token_ids) == TRIO_TOKENS
 
 
+async def test_the_engine_asks_ingest_to_coalesce_queued_frames(rig):
+    await push_structure(rig)
+    assert rig["ingest"].requests and all(r.coalesce for r in rig["ingest"].requests)
+
+
 async def test_structure_swap_sends_only_the_difference(rig):
     await push_structure(rig)
     swapped = engine_pb2.MarketStructure(version=8, trios=[engine_pb2.Trio(

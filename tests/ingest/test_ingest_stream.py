@@ -227,6 +227,7 @@ async def test_garbage_and_unknown_events_are_counted_and_skipped(market, ingest
 
 def test_slow_consumer_is_conflated_with_bounded_memory_and_what_queued_goes_as_one_message():
     sub = Subscriber(max_batches=4)
+    sub.coalesce = True
     sub.tokens.update({"A", "B"})
     for i in range(100):
         sub.offer(i, [ingest_pb2.TopOfBook(token_id="A", bid_price=i / 1000),
@@ -240,8 +241,23 @@ def test_slow_consumer_is_conflated_with_bounded_memory_and_what_queued_goes_as_
     assert batch.ws_recv_ns == 99
 
 
+def test_without_coalesce_every_frame_is_its_own_batch():
+    sub = Subscriber()
+    sub.tokens.update({"A"})
+    for i in range(3):
+        sub.offer(i, [ingest_pb2.TopOfBook(token_id="A", bid_price=i / 10)])
+
+    async def drain():
+        return [await sub.next_batch() for _ in range(3)]
+
+    assert [(b.seq, b.ws_recv_ns, b.updates[0].bid_price) for b in asyncio.run(drain())] == [
+        (1, 0, 0.0), (2, 1, 0.1), (3, 2, 0.2)]
+    assert sub.coalesced == 0
+
+
 def test_frames_that_queued_are_one_batch_in_which_each_token_has_its_latest_top_of_book():
     sub = Subscriber()
+    sub.coalesce = True
     sub.tokens.update({"A", "B", "C"})
     sub.offer(1, [ingest_pb2.TopOfBook(token_id="A", bid_price=0.1), ingest_pb2.TopOfBook(token_id="B", bid_price=0.1)])
     sub.offer(2, [ingest_pb2.TopOfBook(token_id="B", bid_price=0.2)])

@@ -17,6 +17,12 @@ export const protobufFileName = "polyarb/v1/ingest.proto";
 export interface BookSubscription {
   addTokenIds: string[];
   removeTokenIds: string[];
+  /**
+   * Frames that queued up while the stream was busy may go as one batch (each applied whole and in
+   * order, latest top of book per token); false (the default): one batch per frame. The last value
+   * sent on a stream holds. The engine asks for it; a consumer that records the tape does not.
+   */
+  coalesce: boolean;
 }
 
 export interface TopOfBook {
@@ -36,7 +42,7 @@ export interface TopOfBook {
 }
 
 export interface TopOfBookBatch {
-  /** one message per WebSocket frame (or per snapshot answer; frames that queued up while the stream was busy go as one, latest per token) */
+  /** one message per WebSocket frame (or per snapshot answer; with BookSubscription.coalesce, per run of frames that queued up) */
   updates: TopOfBook[];
   /** when the frame arrived (time.time_ns()) */
   wsRecvNs: string;
