@@ -21,7 +21,8 @@ export function topOfBookStream(
   if (!Array.isArray(tokenIds) || tokenIds.length === 0 || tokenIds.some((t) => typeof t !== "string" || t === "")) {
     throw new TypeError(`topOfBook$: tokenIds must be a non-empty array of token ids, got ${JSON.stringify(tokenIds)}`);
   }
-  const subscription: BookSubscription = { addTokenIds: [...new Set(tokenIds)], removeTokenIds: [] };
+  // coalesce false: a market-data consumer gets every frame as its own batch (the engine asks for coalescing)
+  const subscription: BookSubscription = { addTokenIds: [...new Set(tokenIds)], removeTokenIds: [], coalesce: false };
   return defer(() => concat(open(concat(of(subscription), NEVER)), throwError(() => streamEnded(rpc)))).pipe(
     reconnectWithBackoff(rpc, options),
   );
