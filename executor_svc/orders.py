@@ -13,6 +13,7 @@ Pure: no I/O, no clock, no randomness. Salt and timestamp are arguments.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -342,13 +343,14 @@ _UINT256_LIMIT = 2**256
 
 
 def _check_hex(name: str, value: str, n_bytes: int) -> None:
-    if not (
-        isinstance(value, str)
-        and len(value) == 2 + 2 * n_bytes
-        and value.startswith("0x")
-        and _HEX_DIGITS.issuperset(value[2:])
-    ):
+    if not (isinstance(value, str) and _is_hex(value, n_bytes)):
         raise OrderError(f"{name} must be 0x and {2 * n_bytes} hex digits, got {value!r}")
+
+
+@functools.lru_cache(maxsize=256)
+def _is_hex(value: str, n_bytes: int) -> bool:
+    # cached: maker, signer, metadata and builder are the same on every order of one identity
+    return len(value) == 2 + 2 * n_bytes and value.startswith("0x") and _HEX_DIGITS.issuperset(value[2:])
 
 
 def _check_uint(name: str, value: int) -> None:
