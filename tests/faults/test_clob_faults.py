@@ -63,8 +63,12 @@ class Trader:
 
     def inject(self, ttl_s: float | None = None) -> str:
         instance_id = self.instances[self.turn % len(self.instances)]
+        # A gap other than the previous round's: an instance whose last arbitrage is still shown (a batch
+        # skipped while the circuit was open takes nothing) must see its books move, or no frame comes
+        # and the engine, rightly, has nothing new to evaluate.
+        gap = 0.05 + 0.01 * ((self.turn // len(self.instances)) % 2)
         self.turn += 1
-        self.pipeline.venue_post("/admin/arbitrage", {"instance_id": instance_id, "gap": 0.05, "size": 10,
+        self.pipeline.venue_post("/admin/arbitrage", {"instance_id": instance_id, "gap": gap, "size": 10,
                                                       "ttl_s": ttl_s})
         return instance_id
 
