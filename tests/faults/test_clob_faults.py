@@ -52,6 +52,20 @@ def posted(pipeline) -> int:
     return sum(pipeline.venue_get("/admin/stats")["posts_by_hash"].values())
 
 
+async def quiet_posts(pipeline, quiet_s: float = 0.6, timeout: float = 10) -> None:
+    """Until no POST has reached the venue for quiet_s: a fault set now meets the next trade's batch, not
+    a late batch of the previous arbitrage (a fresh frame can show its remaining size again)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    count = posted(pipeline)
+    while True:
+        await asyncio.sleep(quiet_s)
+        now = posted(pipeline)
+        if now == count:
+            return
+        assert asyncio.get_running_loop().time() < deadline, "the venue never went quiet"
+        count = now
+
+
 class Trader:
     """Opens an arbitrage on the next instance (round-robin) and returns the results it leads to."""
 
@@ -121,6 +135,7 @@ async def test_timeout_partial_5xx_breaker_and_geoblock_through_the_paper_venue(
         assert posted(pipeline) == before + len(unknown.legs)  # once
 
         # one leg rejected in the batch, the live venue's way (success true, no orderID): PARTIAL, leg risk
+        await quiet_posts(pipeline)
         pipeline.venue_post("/admin/faults", {"reject_leg": 1})
         partial = await trader.trade()
         assert partial.outcome == executor_pb2.OUTCOME_PARTIAL and partial.leg_risk
@@ -132,6 +147,7 @@ async def test_timeout_partial_5xx_breaker_and_geoblock_through_the_paper_venue(
         # two 5xx in a row with breaker_failures 2: both UNKNOWN (reconciled REJECTED), then the circuit
         # is open: the next arbitrage is skipped with a reason, nothing posted, until a person closes it
         await executor_config(pipeline, breaker_failures=2)
+        await quiet_posts(pipeline)
         pipeline.venue_post("/admin/faults", {"http_5xx": 2})
         first = await trader.trade()
         second = await trader.trade()
@@ -146,6 +162,7 @@ async def test_timeout_partial_5xx_breaker_and_geoblock_through_the_paper_venue(
         assert filled.outcome == executor_pb2.OUTCOME_FILLED
 
         # an HTML 403 (geoblock) is a config error: REJECTED, circuit open at once, not retried
+        await quiet_posts(pipeline)
         pipeline.venue_post("/admin/faults", {"html_403": 1})
         blocked = await trader.trade()
         assert blocked.outcome == executor_pb2.OUTCOME_REJECTED and "403" in blocked.error
