@@ -1,11 +1,13 @@
-"""What a POST /orders costs before its bytes reach the venue: aiohttp's request path against bytes
-written straight onto a kept-alive socket, A/B in one run.
+"""What a POST /orders costs before its bytes reach the venue: aiohttp's request path against the
+executor's own writer (executor_svc/batch_post.py: prepared bytes onto a kept-alive socket), A/B in
+one run.
 
 ``python -m bench.bench_post [--gap-ms 50] [--count 400]``: a local HTTP server stamps the arrival of
 each request's first byte; the client stamps just before it asks to send. Both clients send the same
 bytes (the executor's headers and a 3-order body), one request at a time, ``gap-ms`` apart (a trading
 bot posts rarely, so the path runs cold), alternating A B A B. Reported: call → first byte at the
-server, p50 and p99 (µs), per client. This measures a lever of issue 15; the executor uses aiohttp.
+server, p50 and p99 (µs), per client. This measures a lever of issue 15: the executor posts its
+batches with batch_post since it won here (its other requests stay on aiohttp).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import statistics
 import time
 
 import aiohttp
+
+from executor_svc.batch_post import BatchPoster
 
 _ORDER = (b'{"order":{"salt":1,"maker":"0x' + b"ab" * 20 + b'","tokenId":"' + b"7" * 77
           + b'","makerAmount":"5300000","takerAmount":"10000000","side":"BUY","signature":"0x' + b"cd" * 65
@@ -51,22 +55,18 @@ class _Server(asyncio.Protocol):
                              + str(len(ANSWER)).encode() + b"\r\n\r\n" + ANSWER)
 
 
-async def _raw_client(port: int):
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    head = (b"POST /orders HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            + b"".join(f"{k}: {v}\r\n".encode() for k, v in HEADERS.items())
-            + f"Content-Length: {len(BODY)}\r\n\r\n".encode())
+async def _poster_client(port: int):
+    """The executor's own writer (executor_svc/batch_post.py), warmed like the executor warms it."""
+    poster = BatchPoster(f"http://127.0.0.1:{port}")
+    headers = list(HEADERS.items())
 
     async def post() -> int:
-        started = time.time_ns()
-        writer.write(head + BODY)
-        status = await reader.readuntil(b"\r\n\r\n")
-        length = int(next(line.split(b":", 1)[1] for line in status.split(b"\r\n")
-                          if line.lower().startswith(b"content-length")))
-        await reader.readexactly(length)
+        started = time.time_ns()  # before the call, as for aiohttp: building the request counts
+        response, _posted_ns = await poster.post("/orders", headers, BODY, 2.0)
+        assert response.status == 200
         return started
 
-    return post, writer.close
+    return post, poster.close
 
 
 async def _aiohttp_client(port: int):
@@ -89,7 +89,7 @@ async def _aiohttp_client(port: int):
 async def run(gap_ms: float = 50.0, count: int = 400) -> dict:
     server = await asyncio.get_running_loop().create_server(_Server, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    clients = {"aiohttp": await _aiohttp_client(port), "raw_socket": await _raw_client(port)}
+    clients = {"aiohttp": await _aiohttp_client(port), "batch_post": await _poster_client(port)}
     samples: dict[str, list[int]] = {name: [] for name in clients}
     for i in range(count + 20):
         for name, (post, _close) in clients.items():

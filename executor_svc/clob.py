@@ -1,8 +1,10 @@
 """POST /orders to the CLOB (or the paper venue) and what its answer means for each leg.
 
 `classify_batch_response` is pure: HTTP status, content type and body bytes → a `BatchReply`.
-`ClobClient` is the thin aiohttp shell: one keep-alive session, L2 HMAC headers over the exact bytes
-sent, connect/total time-outs. A batch is posted once; nothing here ever retries a POST.
+`ClobClient` is the thin shell: POST /orders on the executor's own kept-alive connection
+(executor_svc/batch_post.py: the critical path), every other request on one aiohttp session; L2 HMAC
+headers over the exact bytes sent, connect/total time-outs. A batch is posted once; nothing here ever
+retries a POST.
 
 Venue facts (polymarket-protocol.md 2.5): the reply to POST /orders is an array, one entry per order,
 `{"success", "errorMsg", "orderID", "status", "makingAmount", "takingAmount", ...}`; a rejected leg
@@ -14,12 +16,14 @@ from __future__ import annotations
 
 import json
 import math
+import ssl
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import aiohttp
 
+from executor_svc.batch_post import BatchPoster, NotSent, SentUnknown
 from executor_svc.clob_auth import ApiCreds, l2_headers
 
 MATCHED = "matched"
@@ -116,9 +120,10 @@ def classify_batch_response(status: int, content_type: str, body: bytes, n_order
 
 
 class ClobClient:
-    """One aiohttp session to the CLOB; created inside the running loop."""
+    """The batch poster and one aiohttp session to the CLOB; created inside the running loop."""
 
-    def __init__(self, base_url: str, creds: ApiCreds, address: str, timeout_ms: int) -> None:
+    def __init__(self, base_url: str, creds: ApiCreds, address: str, timeout_ms: int,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.creds = creds
         self.address = address
@@ -129,6 +134,8 @@ class ClobClient:
             connector=aiohttp.TCPConnector(limit=16, keepalive_timeout=60, ttl_dns_cache=300),
             raise_for_status=False,
         )
+        self._poster = BatchPoster(self.base_url, ssl_context=ssl_context)
+        self._poster.start()
 
     def _timeout(self) -> aiohttp.ClientTimeout:
         total = self.timeout_ms / 1000
@@ -137,21 +144,19 @@ class ClobClient:
     async def post_orders(self, body: bytes, n_orders: int) -> tuple[BatchReply, int]:
         """POST body (the exact bytes signed by the HMAC) once; return the reply and posted_ns."""
         path = "/orders"
-        headers = l2_headers(self.creds, self.address, int(time.time()), "POST", path, body)
-        headers["Content-Type"] = "application/json"
-        posted_ns = time.time_ns()
+        headers = list(l2_headers(self.creds, self.address, int(time.time()), "POST", path, body).items())
+        headers.append(("Content-Type", "application/json"))
+        timeout_s = self.timeout_ms / 1000
+        self._poster.connect_timeout_s = min(timeout_s, 1.0)
         try:
-            async with self._session.post(self.base_url + path, data=body, headers=headers,
-                                          timeout=self._timeout()) as response:
-                reply_body = await response.read()
-                reply = classify_batch_response(response.status, response.headers.get("Content-Type", ""),
-                                                reply_body, n_orders)
-        except aiohttp.ClientConnectorError as exc:  # no connection: the request never left
-            reply = BatchReply(BatchFate.NOT_SENT, error=f"connect failed: {exc}"[:300])
-        except TimeoutError:
-            reply = BatchReply(BatchFate.UNKNOWN, error=f"no answer within {self.timeout_ms} ms")
-        except aiohttp.ClientError as exc:  # sent, then the connection broke: it may have matched
-            reply = BatchReply(BatchFate.UNKNOWN, error=f"{type(exc).__name__}: {exc}"[:300])
+            response, posted_ns = await self._poster.post(path, headers, body, timeout_s)
+            reply = classify_batch_response(response.status, response.content_type, response.body, n_orders)
+        except NotSent as exc:  # no byte left: nothing can have matched
+            posted_ns = time.time_ns()
+            reply = BatchReply(BatchFate.NOT_SENT, error=str(exc))
+        except SentUnknown as exc:  # sent, then no complete answer: it may have matched
+            posted_ns = exc.posted_ns
+            reply = BatchReply(BatchFate.UNKNOWN, error=str(exc))
         self.connected = reply.fate in (BatchFate.ANSWERED, BatchFate.REFUSED)
         self.last_error = reply.error
         return reply, posted_ns
@@ -175,4 +180,5 @@ class ClobClient:
         return payload
 
     async def close(self) -> None:
+        await self._poster.close()
         await self._session.close()
