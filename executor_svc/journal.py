@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
 
+from executor_svc.intent_log import IntentLog
 from polyarb.runtime.metrics import ErrorCounter
 from polyarb.v1.executor_pb2 import OUTCOME_UNKNOWN, TradeResult
 
@@ -65,6 +66,8 @@ CREATE TABLE IF NOT EXISTS pending (
     resolved_seq INTEGER NOT NULL DEFAULT 0  -- the result that resolved it, 0 if none
 );
 CREATE TABLE IF NOT EXISTS intents (
+    -- no longer written (intents are in <journal>.intents, executor_svc/intent_log.py); an older
+    -- executor's rows are still read as orphans at start, and deleted by the append of their result
     signal_id TEXT PRIMARY KEY,   -- a batch about to be posted; deleted by the append of its result
     created_ns INTEGER NOT NULL,
     body BLOB NOT NULL            -- the TradeResult to journal (UNKNOWN) if the process dies before it can
@@ -185,6 +188,14 @@ class Journal:
         except JournalError:
             db.close()
             raise
+        try:
+            self._intents = IntentLog(path + ".intents")
+        except OSError as exc:
+            db.close()
+            raise JournalError(f"cannot open the intents file {path}.intents: {exc}") from exc
+        if self._intents.torn:  # the process died inside an intent's write: that batch was never posted
+            errors("journal_corrupt_row", "intents file ended in a torn record: cut off", level=logging.WARNING,
+                   reason=self._intents.torn)
         self._db = db
 
     @staticmethod
@@ -227,6 +238,10 @@ class Journal:
                 [(now, seq, order_hash) for order_hash in resolves],
             )
         # Committed: from here on a reader of the database sees it, so live subscribers may too.
+        try:
+            self._intents.done(stored.signal_id)
+        except OSError as exc:  # the file only grows: at the next start its records are matched to results
+            errors("journal", "intents file not emptied", level=logging.ERROR, error=str(exc)[:200])
         for subscriber in self._subscribers:
             if subscriber.offer(stored):
                 self.lag_rereads += 1
@@ -234,25 +249,42 @@ class Journal:
         returned.CopyFrom(stored)  # the caller's copy: mutating it must not change what streams send
         return returned
 
-    def record_intent(self, unknown: TradeResult, now_ns: int | None = None) -> None:
+    def record_intent(self, unknown: TradeResult) -> None:
         """Before a batch goes on the wire: the UNKNOWN result to journal should the process die before
-        the batch's own result is appended (which deletes the intent in its transaction). Raises
-        JournalError if it cannot be stored: then the batch must not be posted."""
-        now = self._clock() if now_ns is None else now_ns
-        with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO intents (signal_id, created_ns, body) VALUES (?, ?, ?)",
-                       (unknown.signal_id, now, unknown.SerializeToString()))
+        the batch's own result is appended. Written to the intents file (executor_svc/intent_log.py: one
+        write, ~80 µs cold against ~270 µs for a SQLite transaction). Raises JournalError if it cannot
+        be stored: then the batch must not be posted."""
+        self._open_db()  # a closed journal takes no intent: its result could not be appended either
+        try:
+            self._intents.record(unknown)
+        except OSError as exc:
+            raise JournalError(f"intent not written: {exc}") from exc
 
     def orphan_intents(self) -> list[TradeResult]:
-        """Intents left by a process that died mid-post, oldest first (call before trading starts)."""
-        rows = self._open_db().execute("SELECT signal_id, body FROM intents ORDER BY created_ns").fetchall()
-        orphans = []
-        for signal_id, body in rows:
-            try:
-                orphans.append(TradeResult.FromString(body))
+        """Intents left by a process that died mid-post (no result carries their signal), oldest first;
+        call before trading starts."""
+        db = self._open_db()
+        orphans: dict[str, TradeResult] = {}
+        for signal_id, body in db.execute("SELECT signal_id, body FROM intents ORDER BY created_ns").fetchall():
+            try:  # an older executor's intents, kept in this table
+                orphans[signal_id] = TradeResult.FromString(body)
             except DecodeError:
                 errors("journal_corrupt_row", "unreadable intent", level=logging.ERROR, signal_id=signal_id)
-        return orphans
+        try:
+            records, torn, _end = self._intents.read()
+        except OSError as exc:
+            raise JournalError(f"cannot read the intents file: {exc}") from exc
+        if torn:
+            errors("journal_corrupt_row", "intents file: reading stopped early", level=logging.ERROR, reason=torn)
+        for record in records:
+            orphans.setdefault(record.signal_id, record)
+        if orphans:
+            marks = ",".join("?" * len(orphans))
+            answered = {row[0] for row in db.execute(
+                f"SELECT DISTINCT signal_id FROM results WHERE signal_id IN ({marks})", tuple(orphans))}
+            for signal_id in answered:
+                del orphans[signal_id]
+        return list(orphans.values())
 
     def add_pending(self, orders: Iterable[PendingOrder]) -> None:
         """Record orders to reconcile that `append` did not record itself (it does so for OUTCOME_UNKNOWN)."""
@@ -428,6 +460,7 @@ class Journal:
         db, self._db = self._db, None
         if db is None:
             return
+        self._intents.close()
         for subscriber in self._subscribers:
             subscriber.wake.set()  # they see the journal closed and return
         db.close()

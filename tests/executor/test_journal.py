@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from executor_svc import intent_log
 from executor_svc.journal import (
     Journal,
     JournalError,
@@ -461,3 +462,39 @@ def test_committed_results_survive_sigkill_of_the_writer(path):
         assert seqs(journal.read_after(k, limit=1000)) == list(range(k + 1, 101))
     assert journal.append(TradeResult(signal_id="after-restart")).seq == 101
     journal.close()
+
+
+def test_intents_live_in_a_file_beside_the_journal_emptied_once_every_result_is_in(path):
+    journal = Journal(path, clock=fixed_clock)
+    journal.record_intent(result(1, outcome=OUTCOME_UNKNOWN))
+    journal.record_intent(result(2, outcome=OUTCOME_UNKNOWN))
+    assert os.path.getsize(path + ".intents") > 0
+    journal.append(result(1, outcome=OUTCOME_FILLED))
+    assert [o.signal_id for o in journal.orphan_intents()] == ["sig-2"]  # sig-1 has its result
+    journal.append(result(2, outcome=OUTCOME_FILLED))
+    assert os.path.getsize(path + ".intents") == 0 and journal.orphan_intents() == []
+    journal.close()
+
+
+def test_intents_of_an_older_executor_in_the_journal_table_are_still_orphans(path):
+    Journal(path, clock=fixed_clock).close()
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("INSERT INTO intents (signal_id, created_ns, body) VALUES (?, ?, ?)",
+                   ("sig-7", 1, result(7, outcome=OUTCOME_UNKNOWN).SerializeToString()))
+    db.close()
+    journal = Journal(path, clock=fixed_clock)
+    (orphan,) = journal.orphan_intents()
+    assert orphan.signal_id == "sig-7"
+    journal.append(orphan)
+    assert journal.orphan_intents() == []
+    journal.close()
+
+
+def test_an_intent_that_cannot_be_written_is_a_journal_error(journal, monkeypatch):
+    monkeypatch.setattr(intent_log.os, "write", lambda fd, data: 0)  # e.g. a full disk
+    with pytest.raises(JournalError, match="intent"):
+        journal.record_intent(result(1, outcome=OUTCOME_UNKNOWN))
+    journal.close()
+    with pytest.raises(JournalError):
+        journal.record_intent(result(2, outcome=OUTCOME_UNKNOWN))  # closed: refused, not written
