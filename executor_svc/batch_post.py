@@ -163,6 +163,15 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
 
 
 @dataclass
+class InFlight:
+    """A request written (posted_ns: just before the write) whose answer is still to be read."""
+
+    conn: _Connection
+    posted_ns: int
+    write_error: str = ""
+
+
+@dataclass
 class _Connection:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
@@ -226,20 +235,28 @@ class BatchPoster:
             conn.close()
         return None
 
-    async def post(self, path: str, headers: list[tuple[str, str]], body: bytes,
-                   timeout_s: float) -> tuple[Response, int]:
-        """Send one POST once; (response, posted_ns), posted_ns stamped just before the write.
-        Raises NotSent or SentUnknown (see the module's docstring)."""
+    def send_now(self, path: str, headers: list[tuple[str, str]], body: bytes) -> InFlight | None:
+        """Write the request in the caller's turn of the loop, on a warm connection: the bytes leave
+        before the caller yields. None when no connection is warm (then `post` opens one)."""
+        request = self.request_head(path, headers, len(body)) + body  # before taking a connection: may raise
         conn = self._take_idle()
-        if conn is None:
-            try:
-                conn = await self._open()
-            except (TimeoutError, OSError, ssl.SSLError) as exc:
-                raise NotSent(f"connect to {self.host}:{self.port} failed: {type(exc).__name__}: {exc}"[:300]) from None
-        request = self.request_head(path, headers, len(body)) + body
+        return None if conn is None else self._write(conn, request)
+
+    def _write(self, conn: _Connection, request: bytes) -> InFlight:
         posted_ns = time.time_ns()
         try:
-            conn.writer.write(request)
+            conn.writer.write(request)  # a write that fails shows as an error on the reader: `answer` says so
+        except Exception as exc:  # whatever it is, bytes may have left: the answer is unknown
+            return InFlight(conn, posted_ns, f"{type(exc).__name__}: {exc}"[:300])
+        return InFlight(conn, posted_ns)
+
+    async def answer(self, sent: InFlight, timeout_s: float) -> Response:
+        """The response to a request `send_now` (or `post`) wrote. Raises SentUnknown."""
+        conn, posted_ns = sent.conn, sent.posted_ns
+        if sent.write_error:
+            conn.close()
+            raise SentUnknown(sent.write_error, posted_ns)
+        try:
             async with asyncio.timeout(timeout_s):
                 response = await read_response(conn.reader)
         except TimeoutError:
@@ -259,7 +276,20 @@ class BatchPoster:
             self._idle.append(conn)
         else:
             conn.close()
-        return response, posted_ns
+        return response
+
+    async def post(self, path: str, headers: list[tuple[str, str]], body: bytes,
+                   timeout_s: float) -> tuple[Response, int]:
+        """Send one POST once, on a warm connection or a new one; (response, posted_ns), posted_ns
+        stamped just before the write. Raises NotSent or SentUnknown (see the module's docstring)."""
+        sent = self.send_now(path, headers, body)
+        if sent is None:
+            try:
+                conn = await self._open()
+            except (TimeoutError, OSError, ssl.SSLError) as exc:
+                raise NotSent(f"connect to {self.host}:{self.port} failed: {type(exc).__name__}: {exc}"[:300]) from None
+            sent = self._write(conn, self.request_head(path, headers, len(body)) + body)
+        return await self.answer(sent, timeout_s), sent.posted_ns
 
     # -- warmth -------------------------------------------------------------------------------------
 

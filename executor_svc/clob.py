@@ -23,7 +23,7 @@ from enum import StrEnum
 
 import aiohttp
 
-from executor_svc.batch_post import BatchPoster, NotSent, SentUnknown
+from executor_svc.batch_post import BatchPoster, InFlight, NotSent, SentUnknown
 from executor_svc.clob_auth import ApiCreds, l2_headers
 
 MATCHED = "matched"
@@ -119,6 +119,20 @@ def classify_batch_response(status: int, content_type: str, body: bytes, n_order
     return BatchReply(BatchFate.ANSWERED, status, legs=[_leg(entry) for entry in parsed])
 
 
+ORDERS_PATH = "/orders"
+
+
+@dataclass
+class SentBatch:
+    """A batch whose request is signed, and written if a connection was warm (in_flight)."""
+
+    body: bytes
+    headers: list[tuple[str, str]]
+    n_orders: int
+    started: float  # perf_counter at send_batch, for the round trip's histogram
+    in_flight: InFlight | None
+
+
 class ClobClient:
     """The batch poster and one aiohttp session to the CLOB; created inside the running loop."""
 
@@ -141,16 +155,26 @@ class ClobClient:
         total = self.timeout_ms / 1000
         return aiohttp.ClientTimeout(total=total, connect=min(total, 1.0))
 
-    async def post_orders(self, body: bytes, n_orders: int) -> tuple[BatchReply, int]:
-        """POST body (the exact bytes signed by the HMAC) once; return the reply and posted_ns."""
-        path = "/orders"
-        headers = list(l2_headers(self.creds, self.address, int(time.time()), "POST", path, body).items())
+    def send_batch(self, body: bytes, n_orders: int) -> SentBatch:
+        """Sign the request for body (the exact bytes the HMAC covers) and, when a connection is warm,
+        write it now, before the caller yields. Nothing raised here; what happened is `batch_reply`'s."""
+        headers = list(l2_headers(self.creds, self.address, int(time.time()), "POST", ORDERS_PATH, body).items())
         headers.append(("Content-Type", "application/json"))
+        started = time.perf_counter()
+        return SentBatch(body, headers, n_orders, started, self._poster.send_now(ORDERS_PATH, headers, body))
+
+    async def batch_reply(self, sent: SentBatch) -> tuple[BatchReply, int]:
+        """The reply to a batch `send_batch` made (posting it first, on a new connection, if no warm
+        one was there), and posted_ns. Posts it at most once."""
         timeout_s = self.timeout_ms / 1000
         self._poster.connect_timeout_s = min(timeout_s, 1.0)
         try:
-            response, posted_ns = await self._poster.post(path, headers, body, timeout_s)
-            reply = classify_batch_response(response.status, response.content_type, response.body, n_orders)
+            if sent.in_flight is None:
+                response, posted_ns = await self._poster.post(ORDERS_PATH, sent.headers, sent.body, timeout_s)
+            else:
+                posted_ns = sent.in_flight.posted_ns
+                response = await self._poster.answer(sent.in_flight, timeout_s)
+            reply = classify_batch_response(response.status, response.content_type, response.body, sent.n_orders)
         except NotSent as exc:  # no byte left: nothing can have matched
             posted_ns = time.time_ns()
             reply = BatchReply(BatchFate.NOT_SENT, error=str(exc))

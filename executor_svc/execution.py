@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from executor_svc import metrics
 from executor_svc.breaker import CircuitBreaker
-from executor_svc.clob import MATCHED, BatchFate, BatchReply, ClobClient, ReconcileError
+from executor_svc.clob import MATCHED, BatchFate, BatchReply, ClobClient, ReconcileError, SentBatch
 from executor_svc.deny import Denial, DenyReason
 from executor_svc.journal import Journal, JournalError
 from executor_svc.ledger import Ledger, LedgerError
@@ -151,36 +151,44 @@ class Executor:
 
     def start(self, plan: TradePlan, signal: executor_pb2.Signal, recv_ns: int,
               on_done: Callable[[executor_pb2.TradeResult], None]) -> None:
-        """Sign now, in the caller's turn of the loop, and post in a task of its own: the signature is on
-        the critical path, and a task hop before it would only queue it behind whatever else is ready."""
+        """Sign, journal the intent and write the batch's request now, in the caller's turn of the loop;
+        read the answer in a task of its own. The signature and the bytes are the critical path: a task
+        hop before them would only queue them behind whatever else is ready."""
         trace = common_pb2.Trace()
         trace.CopyFrom(signal.trace)
         trace.executor_recv_ns = recv_ns
         signed: list[SignedOrder] | Exception
+        sent: SentBatch | None = None
         try:
             started = time.perf_counter()
             signed = self._sign(plan)
             metrics.SIGN_SECONDS.observe(time.perf_counter() - started)
             trace.signed_ns = time.time_ns()
+            if self.mode != "dry-run":
+                sent = self._send(plan, signed, trace)
         except Exception as exc:  # reported as the signal's result by _execute, never raised here
             signed = exc
-        task = asyncio.create_task(self._execute(plan, signed, trace, on_done))
+        task = asyncio.create_task(self._execute(plan, signed, trace, on_done, sent))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _execute(self, plan: TradePlan, signed: list[SignedOrder] | Exception, trace: executor_pb2.Trace,
-                       on_done: Callable[[executor_pb2.TradeResult], None]) -> None:
+                       on_done: Callable[[executor_pb2.TradeResult], None], sent: SentBatch | None) -> None:
         try:
             if isinstance(signed, Exception):
                 raise signed
-            if self.mode == "dry-run":
+            if sent is None:  # dry-run: signed, never sent
                 result = self._dry_run_result(plan, signed)
             else:
-                result = await self._post(plan, signed, trace)
-        except Exception as exc:  # a bug before anything was posted: nothing can have matched
-            errors("execution", "signal failed before posting", level=logging.ERROR, signal_id=plan.signal_id,
-                   error=repr(exc)[:300])
-            result = self._result(plan, executor_pb2.OUTCOME_REJECTED, [], error=f"internal: {exc!r}"[:300])
+                result = await self._finish(plan, signed, trace, sent)
+        except Exception as exc:
+            errors("execution", "signal failed", level=logging.ERROR, signal_id=plan.signal_id,
+                   posted=sent is not None, error=repr(exc)[:300])
+            if sent is None or isinstance(signed, Exception):  # a bug before anything was posted: nothing matched
+                result = self._result(plan, executor_pb2.OUTCOME_REJECTED, [], error=f"internal: {exc!r}"[:300])
+            else:  # the request may be at the venue: unknown, reconciled like any other
+                unknown = BatchReply(BatchFate.UNKNOWN, error=f"internal: {exc!r}"[:300])
+                result = self._answer_result(plan, signed, unknown)
         result.trace.CopyFrom(trace)
         try:
             stored = self._record(plan, result)
@@ -204,16 +212,20 @@ class Executor:
             signed.append(identity.signer.sign(order, neg_risk=leg.neg_risk))
         return signed
 
-    async def _post(self, plan: TradePlan, signed: list[SignedOrder],
-                    trace: executor_pb2.Trace) -> executor_pb2.TradeResult:
+    def _send(self, plan: TradePlan, signed: list[SignedOrder], trace: executor_pb2.Trace) -> SentBatch:
+        """The batch's body, its intent journaled (JournalError: nothing is sent), then its request
+        written on a warm connection (or left for _finish to post on a new one)."""
         body = batch_body([order_to_wire(s.order, s.signature, self.identity.owner, plan.order_type)
                            for s in signed])
         intent = self._answer_result(plan, signed, BatchReply(BatchFate.UNKNOWN, error=ORPHAN_ERROR))
         intent.trace.CopyFrom(trace)
-        self.journal.record_intent(intent)  # JournalError: not posted (_execute rejects it)
-        started = time.perf_counter()
-        reply, posted_ns = await self.clob.post_orders(body, len(signed))
-        metrics.POST_SECONDS.observe(time.perf_counter() - started)
+        self.journal.record_intent(intent)
+        return self.clob.send_batch(body, len(signed))
+
+    async def _finish(self, plan: TradePlan, signed: list[SignedOrder], trace: executor_pb2.Trace,
+                      sent: SentBatch) -> executor_pb2.TradeResult:
+        reply, posted_ns = await self.clob.batch_reply(sent)
+        metrics.POST_SECONDS.observe(time.perf_counter() - sent.started)
         trace.posted_ns = posted_ns
         if trace.ws_recv_ns > 0:
             metrics.FRAME_TO_POST_SECONDS.observe((posted_ns - trace.ws_recv_ns) / 1e9)

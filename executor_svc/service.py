@@ -92,8 +92,7 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
                     continue
                 executing += 1
                 idle.clear()
-                core.start(decision, signal, recv_ns, done)
-                await asyncio.sleep(0)  # let the POST task send its request before this stream writes
+                core.start(decision, signal, recv_ns, done)  # the request is on the wire when this returns
                 await write(executor_pb2.SignalAck(signal_id=signal.signal_id, accepted=True))
             # the engine closed its side: keep answering until this stream's accepted signals are done
             await idle.wait()

@@ -244,3 +244,14 @@ async def test_tls_to_a_server_the_context_trusts(pki):
 def test_a_url_that_is_not_http_is_refused():
     with pytest.raises(ValueError):
         BatchPoster("ftp://example.com")
+
+
+async def test_send_now_hands_the_bytes_to_the_kernel_before_returning():
+    async with RawServer([OK]) as server:
+        poster = BatchPoster(server.url)
+        assert poster.send_now("/orders", HEADERS, BODY) is None  # nothing warm: post() would open one
+        await poster.post("/orders", HEADERS, BODY, 2.0)  # leaves a warm connection
+        sent = poster.send_now("/orders", HEADERS, BODY)
+        assert sent is not None and sent.conn.writer.transport.get_write_buffer_size() == 0  # nothing queued
+        assert (await poster.answer(sent, 2.0)).status == 200 and len(server.requests) == 2
+        await poster.close()

@@ -335,3 +335,24 @@ async def test_reconcile_forever_settles_a_matched_batch_at_its_first_probe(clob
         loop.cancel()
     assert settled[0].reconciles_seq == unknown.seq and settled[0].outcome == executor_pb2.OUTCOME_FILLED
     assert not executor.unknown and executor.ledger.reserved() == 0
+
+
+async def test_the_request_is_written_inside_start_and_a_bug_after_it_is_unknown_not_rejected(
+        clob, executor, monkeypatch):
+    await run(executor, trio_signal("warm", "trio-0"))  # leaves a warm connection
+    written = []
+    send_now = executor.clob._poster.send_now
+    monkeypatch.setattr(executor.clob._poster, "send_now", lambda *a: written.append(send_now(*a)) or written[-1])
+
+    def broken(*args):
+        raise RuntimeError("a bug reading the answer")
+
+    monkeypatch.setattr("executor_svc.clob.classify_batch_response", broken)
+    decision = executor.accept(trio_signal("s-2", "trio-2"), time.time_ns())
+    finished: asyncio.Future = asyncio.get_running_loop().create_future()
+    executor.start(decision, trio_signal("s-2", "trio-2"), time.time_ns(), finished.set_result)
+    assert len(written) == 1 and written[0] is not None  # on the wire before start returned
+    result = await asyncio.wait_for(finished, 10)
+    assert len(clob.posts) == 2  # the venue has it, and matched it
+    assert result.outcome == executor_pb2.OUTCOME_UNKNOWN and "a bug reading the answer" in result.error
+    assert all(leg.order_hash for leg in result.legs) and executor.ledger.reserved() > 0  # reconciled, kept
