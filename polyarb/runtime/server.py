@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -149,6 +150,7 @@ async def serve(app: ServiceApp, grpc_addr: str, metrics_addr: str, token: str |
         "serving",
         extra={"grpc_addr": bound_grpc, "metrics_addr": bound_metrics, "mode": app.mode,
                "tls": "off" if server_tls is None else "mutual" if server_tls.client_ca else "on",
+               "grpc_experiments": os.environ.get("GRPC_EXPERIMENTS", ""),
                **({"health_addr": bound_health} if bound_health else {}), **app.extra},
     )
 
