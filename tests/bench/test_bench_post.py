@@ -9,5 +9,5 @@ from bench import bench_post
 
 def test_both_clients_are_measured_on_every_request():
     figures = asyncio.run(bench_post.run(gap_ms=0.0, count=5))
-    assert set(figures) == {"aiohttp", "raw_socket"}
+    assert set(figures) == {"aiohttp", "batch_post"}
     assert all(f["n"] == 5 and f["p50_us"] > 0 for f in figures.values())

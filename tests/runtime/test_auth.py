@@ -50,7 +50,12 @@ async def test_missing_or_wrong_token_is_unauthenticated(server_addr, token):
         assert unary.value.code() == grpc.StatusCode.UNAUTHENTICATED
         with pytest.raises(aio.AioRpcError) as streaming:
             await one_stream_batch(channel)
-        assert streaming.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        # grpc.aio's own race: when the refusal lands before the client has sent its first request, the
+        # send fails and the call says INTERNAL ("Failed execute_batch"); seen 4 times in 300 here, with
+        # both of gRPC core's TCP stacks. The refusal itself is what `denied` checks below.
+        code, debug = streaming.value.code(), streaming.value.debug_error_string()
+        raced = code == grpc.StatusCode.INTERNAL and "execute_batch" in debug
+        assert code == grpc.StatusCode.UNAUTHENTICATED or raced
     assert denied == ["/polyarb.v1.Ingest/GetStatus", "/polyarb.v1.Ingest/StreamTopOfBook"]
 
 
